@@ -1,0 +1,6 @@
+"""`python -m ivcom`."""
+import sys
+
+from ivcom.cli import main
+
+sys.exit(main())
