@@ -1,0 +1,41 @@
+# IVCOM: top-level entry points.  `make demo` and `make test` install what
+# they need (Debian packages as root, a Python venv under build/).
+BUILD   := $(CURDIR)/build
+PY      := $(BUILD)/venv/bin/python
+CORE    := $(MAKE) -C ivcom-core --no-print-directory
+JOBS    ?= 2
+PYTEST_ARGS ?=
+
+.PHONY: all deps build core core-san guest test ctest pytest bench demo demo-sim fuzz clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+core:
+	@$(CORE) -j$(JOBS) O=$(BUILD)/core all tests
+
+# ASan+UBSan build: the C tests run against this one.
+core-san:
+	@$(CORE) -j$(JOBS) O=$(BUILD)/core-san SAN=1 all tests
+
+guest:
+	@if [ -f minios-app/Makefile ]; then $(MAKE) -C minios-app --no-print-directory O=$(BUILD)/guest; fi
+
+build: deps core core-san guest
+
+test: build
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: build
+	$(PY) -m ivcom bench --out results
+
+demo: build
+	$(PY) -m ivcom demo
+
+demo-sim: build
+	$(PY) -m ivcom demo --sim
+
+clean:
+	rm -rf $(BUILD)/core $(BUILD)/core-san $(BUILD)/guest

@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The XenStore half of a channel: the server's offer, the client's
+ * presence, states, and the liveness probe.  Kept apart from the data
+ * path; every value read back is parsed strictly (hostile peer).
+ *
+ *   /local/domain/<server>/data/ivcom/<name>/      {server: none} {client: r}
+ *       version mode s2c-order c2s-order ctrl-ref event-channel
+ *       client-domid state
+ *       client/state                               {server: none} {client: rw}
+ *   /local/domain/<client>/data/ivcom-client/<server>/<name>
+ *                                                  {client: none} {server: r}
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define OFFER_TX_RETRIES 16
+#define OFFER_POLL_MS    20
+
+static int node(char *buf, size_t len, const char *dir, const char *leaf)
+{
+    int n = snprintf(buf, len, "%s/%s", dir, leaf);
+
+    return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
+}
+
+static int presence_path(struct ivcom_chan *ch, int client, int server)
+{
+    int n = snprintf(ch->xs_presence, sizeof(ch->xs_presence),
+                     "/local/domain/%d/data/ivcom-client/%d/%s",
+                     client, server, ch->name);
+
+    return (n < 0 || (size_t)n >= sizeof(ch->xs_presence)) ? -ENAMETOOLONG : 0;
+}
+
+static int offer_dir(struct ivcom_chan *ch, int server)
+{
+    int n = snprintf(ch->xs_dir, sizeof(ch->xs_dir), "/local/domain/%d/%s/%s",
+                     server, IVCOM_XS_BASE, ch->name);
+
+    return (n < 0 || (size_t)n >= sizeof(ch->xs_dir)) ? -ENAMETOOLONG : 0;
+}
+
+/* Strict unsigned decimal: digits only, no sign, at most `max`. */
+static int parse_u32(const char *s, uint32_t max, uint32_t *out)
+{
+    uint64_t v = 0;
+
+    if (!*s)
+        return -EPROTO;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -EPROTO;
+        v = v * 10 + (uint64_t)(*s - '0');
+        if (v > max)
+            return -EPROTO;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int write_node(struct ivcom_chan *ch, uint32_t tx, const char *leaf,
+                      const char *value, const struct ivcom_xs_perm *perms)
+{
+    const struct ivcom_platform_ops *ops = ch->plat->ops;
+    char path[IVCOM_PATH_MAX];
+    int err = node(path, sizeof(path), ch->xs_dir, leaf);
+
+    if (!err)
+        err = ops->xs_write(ch->plat, tx, path, value);
+    if (!err)
+        err = ops->xs_set_perms(ch->plat, tx, path, perms, 2);
+    return err;
+}
+
+static int write_u32(struct ivcom_chan *ch, uint32_t tx, const char *leaf,
+                     uint32_t v, const struct ivcom_xs_perm *perms)
+{
+    char buf[16];
+
+    snprintf(buf, sizeof(buf), "%u", v);
+    return write_node(ch, tx, leaf, buf, perms);
+}
+
+static const char *mode_name(uint8_t mode)
+{
+    return mode == IVCOM_MODE_STREAM ? "stream" : "message";
+}
+
+static int offer_once(struct ivcom_chan *ch, uint32_t ctrl_ref)
+{
+    const struct ivcom_platform_ops *ops = ch->plat->ops;
+    const int self = ch->plat->domid, peer = ch->peer;
+    const struct ivcom_xs_perm ro[2] = {
+        { (uint32_t)self, IVCOM_XS_PERM_NONE }, { (uint32_t)peer, IVCOM_XS_PERM_READ } };
+    const struct ivcom_xs_perm rw[2] = {
+        { (uint32_t)self, IVCOM_XS_PERM_NONE }, { (uint32_t)peer, IVCOM_XS_PERM_BOTH } };
+    uint32_t tx;
+    int err;
+
+    err = ops->xs_tx_start(ch->plat, &tx);
+    if (err)
+        return err;
+    err = ops->xs_write(ch->plat, tx, ch->xs_dir, "");
+    if (!err)
+        err = ops->xs_set_perms(ch->plat, tx, ch->xs_dir, ro, 2);
+    if (!err)
+        err = write_u32(ch, tx, "version", IVCOM_WIRE_VERSION, ro);
+    if (!err)
+        err = write_node(ch, tx, "mode", mode_name(ch->params.mode), ro);
+    if (!err)
+        err = write_u32(ch, tx, "s2c-order", ch->params.tx_order, ro);
+    if (!err)
+        err = write_u32(ch, tx, "c2s-order", ch->params.rx_order, ro);
+    if (!err)
+        err = write_u32(ch, tx, "ctrl-ref", ctrl_ref, ro);
+    if (!err)
+        err = write_u32(ch, tx, "event-channel", ch->port, ro);
+    if (!err)
+        err = write_u32(ch, tx, "client-domid", (uint32_t)peer, ro);
+    if (!err)
+        err = write_node(ch, tx, "client", "", rw);
+    if (!err)
+        err = write_node(ch, tx, "client/state", "", rw);
+    if (!err)
+        err = write_node(ch, tx, "state", IVCOM_XS_STATE_OFFERED, ro);
+    if (err) {
+        ops->xs_tx_end(ch->plat, tx, 1);
+        return err;
+    }
+    return ops->xs_tx_end(ch->plat, tx, 0);
+}
+
+int ivcom_xs_offer(struct ivcom_chan *ch, uint32_t ctrl_ref)
+{
+    int i, err = offer_dir(ch, ch->plat->domid);
+
+    if (err)
+        return err;
+    /* A stale offer of ours under the same name is replaced. */
+    ch->plat->ops->xs_rm(ch->plat, IVCOM_XS_NO_TX, ch->xs_dir);
+    for (i = 0; i < OFFER_TX_RETRIES; i++) {
+        err = offer_once(ch, ctrl_ref);
+        if (err != -EAGAIN)
+            return err;
+    }
+    return -EAGAIN;
+}
+
+static int read_leaf(struct ivcom_chan *ch, const char *leaf, char *buf, size_t len)
+{
+    char path[IVCOM_PATH_MAX];
+    int err = node(path, sizeof(path), ch->xs_dir, leaf);
+
+    if (err)
+        return err;
+    return ch->plat->ops->xs_read(ch->plat, IVCOM_XS_NO_TX, path, buf, len);
+}
+
+static int read_u32(struct ivcom_chan *ch, const char *leaf, uint32_t max, uint32_t *out)
+{
+    char buf[32];
+    int err = read_leaf(ch, leaf, buf, sizeof(buf));
+
+    return err ? err : parse_u32(buf, max, out);
+}
+
+static int read_offer_values(struct ivcom_chan *ch, uint32_t *ctrl_ref, uint32_t *port)
+{
+    char mode[16];
+    uint32_t version, s2c, c2s, client;
+    int err;
+
+    if ((err = read_u32(ch, "version", UINT32_MAX, &version)) ||
+        (err = read_leaf(ch, "mode", mode, sizeof(mode))) ||
+        (err = read_u32(ch, "s2c-order", IVCOM_RING_ORDER_MAX, &s2c)) ||
+        (err = read_u32(ch, "c2s-order", IVCOM_RING_ORDER_MAX, &c2s)) ||
+        (err = read_u32(ch, "ctrl-ref", UINT32_MAX, ctrl_ref)) ||
+        (err = read_u32(ch, "event-channel", UINT32_MAX, port)) ||
+        (err = read_u32(ch, "client-domid", UINT32_MAX, &client)))
+        return err == -ENOENT ? -EPROTO : err;
+    if (version != IVCOM_WIRE_VERSION)
+        return -EPROTONOSUPPORT;
+    if (client != (uint32_t)ch->plat->domid)
+        return -EACCES;
+    if (s2c < IVCOM_RING_ORDER_MIN || c2s < IVCOM_RING_ORDER_MIN)
+        return -EPROTO;
+    if (strcmp(mode, "message") == 0)
+        ch->params.mode = IVCOM_MODE_MESSAGE;
+    else if (strcmp(mode, "stream") == 0)
+        ch->params.mode = IVCOM_MODE_STREAM;
+    else
+        return -EPROTO;
+    ch->params.rx_order = (uint8_t)s2c;
+    ch->params.tx_order = (uint8_t)c2s;
+    return 0;
+}
+
+int ivcom_xs_read_offer(struct ivcom_chan *ch, int server_domid, uint32_t *ctrl_ref,
+                        uint32_t *port, int timeout_ms)
+{
+    const struct ivcom_platform_ops *ops = ch->plat->ops;
+    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
+                        : ivcom_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    char state_path[IVCOM_PATH_MAX], state[32];
+    int err, watching;
+
+    if ((err = offer_dir(ch, server_domid)) ||
+        (err = presence_path(ch, ch->plat->domid, server_domid)) ||
+        (err = node(state_path, sizeof(state_path), ch->xs_dir, "state")))
+        return err;
+    watching = ops->xs_watch(ch->plat, state_path, "ivcom-offer") == 0;
+    for (;;) {
+        uint64_t now;
+
+        err = ops->xs_read(ch->plat, IVCOM_XS_NO_TX, state_path, state, sizeof(state));
+        if (!err && strcmp(state, IVCOM_XS_STATE_OFFERED) == 0)
+            break;
+        if (err && err != -ENOENT && err != -EACCES)
+            goto out;
+        /* Not offered yet, or not (yet) readable by us: wait for it. */
+        if (!err)
+            err = -EBUSY;       /* offered to someone and taken, or closing */
+        now = ivcom_now_ns();
+        if (now >= deadline)
+            goto out;
+        ops->xs_wait_watch(ch->plat, OFFER_POLL_MS);
+    }
+    err = read_offer_values(ch, ctrl_ref, port);
+out:
+    if (watching)
+        ops->xs_unwatch(ch->plat, state_path, "ivcom-offer");
+    if (err == -ENOENT)
+        err = -ETIMEDOUT;
+    return err;
+}
+
+int ivcom_xs_set_state(struct ivcom_chan *ch, const char *state)
+{
+    const struct ivcom_platform_ops *ops = ch->plat->ops;
+    char path[IVCOM_PATH_MAX];
+    int err;
+
+    if (ch->is_server) {
+        err = node(path, sizeof(path), ch->xs_dir, "state");
+        return err ? err : ops->xs_write(ch->plat, IVCOM_XS_NO_TX, path, state);
+    }
+    err = node(path, sizeof(path), ch->xs_dir, "client/state");
+    if (!err)
+        err = ops->xs_write(ch->plat, IVCOM_XS_NO_TX, path, state);
+    if (!err) {
+        const struct ivcom_xs_perm ro[2] = {
+            { (uint32_t)ch->plat->domid, IVCOM_XS_PERM_NONE },
+            { (uint32_t)ch->peer, IVCOM_XS_PERM_READ } };
+        err = ops->xs_write(ch->plat, IVCOM_XS_NO_TX, ch->xs_presence, state);
+        if (!err)
+            err = ops->xs_set_perms(ch->plat, IVCOM_XS_NO_TX, ch->xs_presence, ro, 2);
+    }
+    return err;
+}
+
+int ivcom_xs_peer_gone(struct ivcom_chan *ch)
+{
+    const struct ivcom_platform_ops *ops = ch->plat->ops;
+    char path[IVCOM_PATH_MAX], val[32];
+    int err;
+
+    if (ch->is_server) {
+        /* The client's presence lives in its own domain directory, which
+         * the toolstack removes when the domain is destroyed. */
+        int n = snprintf(path, sizeof(path), "/local/domain/%d/data/ivcom-client/%d/%s",
+                         ch->peer, ch->plat->domid, ch->name);
+        if (n < 0 || (size_t)n >= sizeof(path))
+            return 0;
+    } else if (node(path, sizeof(path), ch->xs_dir, "state")) {
+        return 0;
+    }
+    err = ops->xs_read(ch->plat, IVCOM_XS_NO_TX, path, val, sizeof(val));
+    if (err == -ENOENT || err == -EACCES)
+        return 1;
+    return !err && strcmp(val, IVCOM_XS_STATE_CLOSED) == 0;
+}
+
+void ivcom_xs_withdraw(struct ivcom_chan *ch)
+{
+    const struct ivcom_platform_ops *ops = ch->plat->ops;
+
+    if (ch->is_server && ch->xs_dir[0])
+        ops->xs_rm(ch->plat, IVCOM_XS_NO_TX, ch->xs_dir);
+    else if (!ch->is_server && ch->xs_presence[0])
+        ops->xs_rm(ch->plat, IVCOM_XS_NO_TX, ch->xs_presence);
+}

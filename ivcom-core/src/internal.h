@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/* libivcom internals shared by channel.c, chan_xs.c and the wait code. */
+#ifndef IVCOM_INTERNAL_H
+#define IVCOM_INTERNAL_H
+
+#include <stdint.h>
+
+#include "ivcom/ivcom.h"
+#include "platform.h"
+#include "ring.h"
+
+#define IVCOM_NAME_MAX      63
+#define IVCOM_PATH_MAX      160
+/* While blocked, re-check the peer's XenStore presence this often: a
+ * destroyed domain runs no unmap notify, so no event will come. */
+#define IVCOM_PROBE_MS      200
+
+#define IVCOM_EXPORT __attribute__((visibility("default")))
+
+struct ivcom_chan {
+    struct ivcom_platform *plat;
+    struct ivcom_params params;
+    char     name[IVCOM_NAME_MAX + 1];
+    int      is_server;
+    int      peer;
+    int      connected;
+    int      broken;                /* 0 or the -errno that broke it */
+
+    void    *area;                  /* server: ctrl + data pages; client: ctrl */
+    void    *data;                  /* client: the mapped data pages */
+    unsigned area_pages, data_pages;
+    struct ivcom_ctrl *ctrl;
+    uint8_t *own_live, *peer_live;  /* bytes in line 0 of ctrl */
+
+    struct ivcom_ring tx, rx;
+    struct ivcom_evtchn *ev;
+    uint32_t port;
+    int      closing;
+    uint32_t tx_len, rx_len;        /* payload of the reserved/peeked message */
+
+    char     xs_dir[IVCOM_PATH_MAX];    /* server's offer directory */
+    char     xs_presence[IVCOM_PATH_MAX]; /* client's presence node */
+    struct ivcom_stats st;
+};
+
+/* OS glue (wait_<os>.c): monotonic clock in ns; the platform to use when
+ * the caller names none. */
+uint64_t ivcom_now_ns(void);
+const char *ivcom_default_platform(void);
+
+/* XenStore side of the handshake (chan_xs.c). */
+int  ivcom_xs_offer(struct ivcom_chan *ch, uint32_t ctrl_ref);
+int  ivcom_xs_read_offer(struct ivcom_chan *ch, int server_domid,
+                         uint32_t *ctrl_ref, uint32_t *port,
+                         int timeout_ms);
+int  ivcom_xs_set_state(struct ivcom_chan *ch, const char *state);
+/* 1 when the peer's presence node is gone or says closed, else 0. */
+int  ivcom_xs_peer_gone(struct ivcom_chan *ch);
+void ivcom_xs_withdraw(struct ivcom_chan *ch);
+
+/* Mark the channel broken with err (-EPROTO ...) and return err. */
+int  ivcom_chan_fail(struct ivcom_chan *ch, int err);
+
+#endif /* IVCOM_INTERNAL_H */

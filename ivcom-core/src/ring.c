@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Byte rings over shared memory: index validation, publication with
+ * notification hold-off, message framing and stream spans.
+ *
+ * Barrier pairs (each side runs the same code for its own role):
+ *   R1 (producer publishes prod, release)   pairs with A1 (consumer reads prod)
+ *   R2 (consumer publishes cons, release)   pairs with A2 (producer reads cons)
+ *   F1 (consumer: store prod_event; mb; re-read prod)
+ *        pairs with F2 (producer: store prod; mb; read prod_event)
+ *   F3 (producer: store cons_event; mb; re-read cons)
+ *        pairs with F4 (consumer: store cons; mb; read cons_event)
+ * The full fences close the store->load window in which both sides could
+ * decide not to notify / not to sleep (the classic missed wakeup).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "barrier.h"
+#include "ring.h"
+
+void ivcom_ring_init(struct ivcom_ring *r, void *data, unsigned order,
+                     struct ivcom_prod_line *pl, struct ivcom_cons_line *cl)
+{
+    memset(r, 0, sizeof(*r));
+    r->data = data;
+    r->size = 1u << order;
+    r->mask = r->size - 1;
+    r->pl = pl;
+    r->cl = cl;
+}
+
+int64_t ivcom_ring_free(struct ivcom_ring *r)
+{
+    /* A2: pairs with R2 in ivcom_ring_cons_publish(). */
+    uint32_t cons = ivcom_load_acquire(&r->cl->cons);
+    uint32_t used = r->pvt - cons;
+
+    /* The consumer can neither pass what we produced nor move backwards:
+     * cons must lie in [last seen cons, pvt]. */
+    if (used > r->size || (uint32_t)(cons - r->peer) > (uint32_t)(r->pvt - r->peer))
+        return -EPROTO;
+    r->peer = cons;
+    return (int64_t)(r->size - used);
+}
+
+int64_t ivcom_ring_avail(struct ivcom_ring *r)
+{
+    /* A1: pairs with R1 in ivcom_ring_prod_publish(). */
+    uint32_t prod = ivcom_load_acquire(&r->pl->prod);
+    uint32_t avail = prod - r->pvt;
+
+    /* prod must lie in [last seen prod, pvt + size]. */
+    if (avail > r->size || avail < (uint32_t)(r->peer - r->pvt))
+        return -EPROTO;
+    r->peer = prod;
+    return (int64_t)avail;
+}
+
+/* Xen io/ring.h hold-off: notify iff the event index lies in (old, new]. */
+static int want_event(uint32_t newv, uint32_t oldv, uint32_t event)
+{
+    return (uint32_t)(newv - event) < (uint32_t)(newv - oldv);
+}
+
+int ivcom_ring_prod_publish(struct ivcom_ring *r)
+{
+    uint32_t old = r->published, now = r->pvt;
+
+    if (old == now)
+        return 0;
+    /* R1: payload and headers before the index; pairs with A1. */
+    ivcom_store_release(&r->pl->prod, now);
+    r->published = now;
+    /* F2: pairs with F1 in ivcom_ring_cons_arm(). */
+    ivcom_smp_mb();
+    return want_event(now, old, ivcom_load_once(&r->cl->prod_event));
+}
+
+int ivcom_ring_cons_publish(struct ivcom_ring *r)
+{
+    uint32_t old = r->published, now = r->pvt;
+
+    if (old == now)
+        return 0;
+    /* R2: our reads of the data are done before the space is handed back;
+     * pairs with A2. */
+    ivcom_store_release(&r->cl->cons, now);
+    r->published = now;
+    /* F4: pairs with F3 in ivcom_ring_prod_arm(). */
+    ivcom_smp_mb();
+    return want_event(now, old, ivcom_load_once(&r->pl->cons_event));
+}
+
+void ivcom_ring_cons_arm(struct ivcom_ring *r)
+{
+    ivcom_store_once(&r->cl->prod_event, r->pvt + 1);
+    /* F1: the request is visible before we re-read prod; pairs with F2. */
+    ivcom_smp_mb();
+}
+
+void ivcom_ring_prod_arm(struct ivcom_ring *r, uint32_t need)
+{
+    ivcom_store_once(&r->pl->cons_event, r->pvt + need - r->size);
+    /* F3: the request is visible before we re-read cons; pairs with F4. */
+    ivcom_smp_mb();
+}
+
+/* ---- message mode ------------------------------------------------------ */
+
+size_t ivcom_ring_max_msg(const struct ivcom_ring *r)
+{
+    return r->size - sizeof(struct ivcom_msg_hdr);
+}
+
+static void put_hdr(struct ivcom_ring *r, uint32_t off, uint32_t len, uint16_t type)
+{
+    struct ivcom_msg_hdr h = { .len = len, .type = type, .reserved = 0 };
+
+    memcpy(r->data + off, &h, sizeof(h));
+}
+
+int ivcom_ring_msg_reserve(struct ivcom_ring *r, size_t len, void **buf)
+{
+    int64_t free;
+    uint32_t rec, off, contig;
+
+    if (len > ivcom_ring_max_msg(r))
+        return -EMSGSIZE;
+    rec = ivcom_msg_record((uint32_t)len);
+    free = ivcom_ring_free(r);
+    if (free < 0)
+        return (int)free;
+    off = r->pvt & r->mask;
+    contig = r->size - off;
+    if (rec > contig) {
+        /* Records never wrap: cover the tail with one PAD record. */
+        if ((uint32_t)free < contig) {
+            r->need = contig;
+            return -EAGAIN;
+        }
+        put_hdr(r, off, contig - (uint32_t)sizeof(struct ivcom_msg_hdr), IVCOM_MSG_PAD);
+        r->pvt += contig;
+        free -= contig;
+        off = 0;
+    }
+    if ((uint32_t)free < rec) {
+        r->need = rec;
+        return -EAGAIN;
+    }
+    put_hdr(r, off, (uint32_t)len, IVCOM_MSG_DATA);
+    r->pending = rec;
+    *buf = r->data + off + sizeof(struct ivcom_msg_hdr);
+    return 0;
+}
+
+void ivcom_ring_msg_commit(struct ivcom_ring *r)
+{
+    r->pvt += r->pending;
+    r->pending = 0;
+}
+
+int ivcom_ring_msg_peek(struct ivcom_ring *r, const void **buf, size_t *len)
+{
+    for (;;) {
+        struct ivcom_msg_hdr h;
+        int64_t avail = ivcom_ring_avail(r);
+        uint32_t off, contig, rec;
+
+        if (avail <= 0)
+            return avail < 0 ? (int)avail : -EAGAIN;
+        if ((uint64_t)avail < sizeof(h))
+            return -EPROTO;         /* the producer publishes whole records */
+        off = r->pvt & r->mask;
+        contig = r->size - off;
+        /* Copy the header out once; validate and use only the copy. */
+        memcpy(&h, r->data + off, sizeof(h));
+        if (h.reserved != 0)
+            return -EPROTO;
+        if (h.type == IVCOM_MSG_PAD) {
+            if (h.len != contig - sizeof(h) || (uint64_t)avail < contig)
+                return -EPROTO;
+            r->pvt += contig;
+            continue;
+        }
+        if (h.type != IVCOM_MSG_DATA || h.len > ivcom_ring_max_msg(r))
+            return -EPROTO;
+        rec = ivcom_msg_record(h.len);
+        if (rec > contig || rec > (uint64_t)avail)
+            return -EPROTO;
+        r->pending = rec;
+        *buf = r->data + off + sizeof(h);
+        *len = h.len;
+        return 0;
+    }
+}
+
+void ivcom_ring_msg_release(struct ivcom_ring *r)
+{
+    r->pvt += r->pending;
+    r->pending = 0;
+}
+
+/* ---- stream mode ------------------------------------------------------- */
+
+int ivcom_ring_stream_reserve(struct ivcom_ring *r, void **buf, size_t *len)
+{
+    int64_t free = ivcom_ring_free(r);
+    uint32_t off, span;
+
+    if (free < 0)
+        return (int)free;
+    off = r->pvt & r->mask;
+    span = r->size - off;
+    if ((uint32_t)free < span)
+        span = (uint32_t)free;
+    if (span == 0) {
+        r->need = 1;
+        return -EAGAIN;
+    }
+    r->pending = span;
+    *buf = r->data + off;
+    *len = span;
+    return 0;
+}
+
+int ivcom_ring_stream_commit(struct ivcom_ring *r, size_t len)
+{
+    if (len > r->pending)
+        return -EINVAL;
+    r->pvt += (uint32_t)len;
+    r->pending = 0;
+    return 0;
+}
+
+int ivcom_ring_stream_peek(struct ivcom_ring *r, const void **buf, size_t *len)
+{
+    int64_t avail = ivcom_ring_avail(r);
+    uint32_t off, span;
+
+    if (avail <= 0)
+        return avail < 0 ? (int)avail : -EAGAIN;
+    off = r->pvt & r->mask;
+    span = r->size - off;
+    if ((uint32_t)avail < span)
+        span = (uint32_t)avail;
+    r->pending = span;
+    *buf = r->data + off;
+    *len = span;
+    return 0;
+}
+
+int ivcom_ring_stream_release(struct ivcom_ring *r, size_t len)
+{
+    if (len > r->pending)
+        return -EINVAL;
+    r->pvt += (uint32_t)len;
+    r->pending = 0;
+    return 0;
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+uint64_t ivcom_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+const char *ivcom_default_platform(void)
+{
+    const char *env = getenv("IVCOM_PLATFORM");
+
+    if (env && *env)
+        return env;
+    if (access("/dev/xen/evtchn", R_OK | W_OK) == 0)
+        return "xen-linux";
+    return "sim";
+}

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared bits of the command-line tools: option parsing, errors, clocks. */
+#ifndef IVCOM_TOOL_H
+#define IVCOM_TOOL_H
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ivcom/ivcom.h"
+
+struct tool_opts {
+    const char *role;           /* "server" or "client" */
+    const char *name;
+    const char *platform;
+    int peer;
+    size_t size;
+    long long count;
+    int timeout_ms;
+    int json;
+    struct ivcom_params params;
+};
+
+static const char *tool_prog = "ivcom-tool";
+
+static inline void tool_die(int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: error: ", tool_prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(code);
+}
+
+static inline long long tool_num(const char *opt, const char *s, long long lo, long long hi)
+{
+    char *end;
+    long long v;
+    long long mult = 1;
+
+    errno = 0;
+    v = strtoll(s, &end, 0);
+    if (*end == 'K' || *end == 'k')
+        mult = 1024, end++;
+    else if (*end == 'M' || *end == 'm')
+        mult = 1024 * 1024, end++;
+    if (errno || end == s || *end || v < lo / mult || v > hi / mult)
+        tool_die(2, "%s: expected a number in [%lld, %lld], got '%s'", opt, lo, hi, s);
+    return v * mult;
+}
+
+static inline uint64_t tool_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Common options; the tool's own are handled by `extra` (return 0 if the
+ * option is not its own).  Positional: ROLE. */
+static inline void tool_parse(int argc, char **argv, struct tool_opts *o,
+                              const char *usage, int (*extra)(int, const char *))
+{
+    static const struct option longopts[] = {
+        { "name", required_argument, 0, 'n' },
+        { "peer", required_argument, 0, 'p' },
+        { "size", required_argument, 0, 's' },
+        { "count", required_argument, 0, 'c' },
+        { "timeout", required_argument, 0, 't' },
+        { "platform", required_argument, 0, 'P' },
+        { "stream", no_argument, 0, 'S' },
+        { "order", required_argument, 0, 'o' },
+        { "spin", required_argument, 0, 'w' },
+        { "poll", no_argument, 0, 'l' },
+        { "json", no_argument, 0, 'j' },
+        { "mode", required_argument, 0, 'm' },
+        { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 }
+    };
+    int c;
+
+    memset(o, 0, sizeof(*o));
+    o->name = "ivcom-test";
+    o->peer = -1;
+    o->size = 64;
+    o->count = 10000;
+    o->timeout_ms = 10000;
+    ivcom_params_init(&o->params);
+    while ((c = getopt_long(argc, argv, "n:p:s:c:t:P:So:w:ljm:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'n': o->name = optarg; break;
+        case 'p': o->peer = (int)tool_num("--peer", optarg, 0, 32767); break;
+        case 's': o->size = (size_t)tool_num("--size", optarg, 0, 1 << 20); break;
+        case 'c': o->count = tool_num("--count", optarg, 1, 1ll << 40); break;
+        case 't': o->timeout_ms = (int)tool_num("--timeout", optarg, -1, 1 << 30); break;
+        case 'P': o->platform = optarg; break;
+        case 'S': o->params.mode = IVCOM_MODE_STREAM; break;
+        case 'o':
+            o->params.tx_order = o->params.rx_order =
+                (uint8_t)tool_num("--order", optarg, IVCOM_RING_ORDER_MIN, IVCOM_RING_ORDER_MAX);
+            break;
+        case 'w': o->params.spin_us = (uint32_t)tool_num("--spin", optarg, 0, 10000000); break;
+        case 'l': o->params.poll_only = 1; break;
+        case 'j': o->json = 1; break;
+        case 'h': printf("%s", usage); exit(0);
+        default:
+            if (extra && extra(c, optarg))
+                break;
+            tool_die(2, "bad option (see --help)");
+        }
+    }
+    if (optind != argc - 1)
+        tool_die(2, "expected one ROLE argument: server or client (see --help)");
+    o->role = argv[optind];
+    if (strcmp(o->role, "server") && strcmp(o->role, "client"))
+        tool_die(2, "ROLE must be server or client, got '%s'", o->role);
+    if (o->peer < 0)
+        tool_die(2, "--peer DOMID is required");
+}
+
+/* Open the platform and set up the channel for our role. */
+static inline struct ivcom_chan *tool_channel(const struct tool_opts *o,
+                                              struct ivcom_platform **plat)
+{
+    struct ivcom_chan *ch;
+    int err = ivcom_platform_open(o->platform, plat);
+
+    if (err)
+        tool_die(1, "platform %s: %s", o->platform ? o->platform : "(default)",
+                 ivcom_strerror(err));
+    if (strcmp(o->role, "server") == 0) {
+        err = ivcom_listen(*plat, o->name, o->peer, &o->params, &ch);
+        if (err)
+            tool_die(1, "listen %s: %s", o->name, ivcom_strerror(err));
+        err = ivcom_accept(ch, o->timeout_ms);
+        if (err)
+            tool_die(1, "accept %s: %s", o->name, ivcom_strerror(err));
+    } else {
+        err = ivcom_connect(*plat, o->name, o->peer, &o->params, &ch, o->timeout_ms);
+        if (err)
+            tool_die(1, "connect %s on domain %d: %s", o->name, o->peer, ivcom_strerror(err));
+    }
+    return ch;
+}
+
+static inline int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+#endif

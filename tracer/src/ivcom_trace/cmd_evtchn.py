@@ -1,0 +1,293 @@
+"""`ivcom-trace evtchn`: event channel notifications and delivery latency (bcc).
+
+    ivcom-trace evtchn [interval [count]] [-d DOMID] [-p PID] [-j] [-T]
+
+Runs inside a Linux Xen domain (the lab's dom0) with kprobes and bcc from
+Debian's python3-bpfcc (the PyPI package named `bcc` is unrelated).  The
+BPF program lives in evtchn.bpf.c; the hidden `--ebpf` prints it and
+works anywhere.  Per interval it shows user-space sends per port (with
+the remote domain when `lsevtchn` can tell), in-kernel sends per irq,
+deliveries to user-space event channels per irq, upcalls per cpu, gntdev
+grant maps per process, and log2 histograms of upcall-to-handler latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from ivcom.errors import IvcomError, UsageError
+
+from ivcom_trace.cli import Command, register
+
+BPF_SOURCE = "evtchn.bpf.c"
+DEBIAN_DIST_PACKAGES = "/usr/lib/python3/dist-packages"
+LSEVTCHN_CANDIDATES = ("/usr/lib/xen-4.17/bin/lsevtchn", "/usr/sbin/lsevtchn", "lsevtchn")
+
+#: Optional kprobes: (kernel symbol, BPF function).
+KPROBES = (
+    ("notify_remote_via_irq", "trace_notify_remote"),
+    ("xen_evtchn_do_upcall", "trace_upcall"),
+    ("gntdev_ioctl_map_grant_ref", "trace_gntdev_map"),
+)
+
+
+def bpf_text(pid: int | None = None, upcall_probe: bool = True) -> str:
+    """The BPF program with its compile-time settings in front."""
+    try:
+        src = Path(__file__).with_name(BPF_SOURCE).read_text()
+    except OSError as exc:
+        raise IvcomError(f"cannot read the BPF program {BPF_SOURCE}: {exc.strerror}") from None
+    head = [f"#define FILTER_TGID {pid or 0}"]
+    if upcall_probe:
+        head.append("#define HAVE_UPCALL_PROBE 1")
+    return "\n".join(head) + "\n" + src
+
+
+def load_bcc() -> Any:
+    """Import bcc lazily, from Debian's python3-bpfcc even inside a venv."""
+    try:
+        import bcc
+
+        return bcc
+    except ImportError:
+        pass
+    if Path(DEBIAN_DIST_PACKAGES, "bcc").is_dir() and DEBIAN_DIST_PACKAGES not in sys.path:
+        sys.path.append(DEBIAN_DIST_PACKAGES)
+        try:
+            import bcc
+
+            return bcc
+        except ImportError:
+            pass
+    raise IvcomError(
+        "bcc/kprobes are unavailable here: event channel tracing needs python3-bpfcc "
+        "and a Xen domain kernel (run it in the lab's dom0)"
+    )
+
+
+_LSEVTCHN_RE = re.compile(
+    r"^\s*(\d+): VCPU \d+: Interdomain \((?:Connected|Waiting connection)\) - "
+    r"Remote Domain (\d+)"
+)
+
+
+def parse_lsevtchn(text: str) -> dict[int, int]:
+    """lsevtchn output -> {local port: remote domid} for interdomain channels."""
+    out: dict[int, int] = {}
+    for line in text.splitlines():
+        m = _LSEVTCHN_RE.match(line)
+        if m:
+            out[int(m.group(1))] = int(m.group(2))
+    return out
+
+
+def port_domains() -> dict[int, int]:
+    """Ask lsevtchn about this domain's ports; empty when it cannot say."""
+    for cand in LSEVTCHN_CANDIDATES:
+        try:
+            proc = subprocess.run([cand], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if proc.returncode == 0:
+            return parse_lsevtchn(proc.stdout)
+    return {}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One interval's counts, copied out of the BPF maps."""
+
+    user_sends: Mapping[tuple[int, int], int] = field(default_factory=dict)  # (tgid, port)
+    kernel_sends: Mapping[int, int] = field(default_factory=dict)  # irq
+    deliveries: Mapping[tuple[int, str], int] = field(default_factory=dict)  # (irq, name)
+    upcalls: Mapping[int, int] = field(default_factory=dict)  # cpu
+    grant_maps: Mapping[int, int] = field(default_factory=dict)  # tgid
+    latency: Mapping[int, Mapping[int, int]] = field(default_factory=dict)  # irq -> log2 slot
+
+
+def snapshot_json(
+    snap: Snapshot, ports: Mapping[int, int], domid: int | None = None
+) -> dict[str, Any]:
+    sends = []
+    per_dom: dict[str, int] = {}
+    for (tgid, port), n in sorted(snap.user_sends.items()):
+        remote = ports.get(port)
+        if domid is not None and remote != domid:
+            continue
+        sends.append({"tgid": tgid, "port": port, "remote_domid": remote, "count": n})
+        key = "unknown" if remote is None else str(remote)
+        per_dom[key] = per_dom.get(key, 0) + n
+    doc: dict[str, Any] = {
+        "user_sends": sends,
+        "sends_by_domain": per_dom,
+        "deliveries": [
+            {"irq": irq, "name": name, "count": n}
+            for (irq, name), n in sorted(snap.deliveries.items())
+        ],
+        "latency_log2_ns": {
+            str(irq): {str(slot): n for slot, n in sorted(h.items())}
+            for irq, h in sorted(snap.latency.items())
+        },
+    }
+    if domid is None:
+        doc["kernel_sends"] = [
+            {"irq": irq, "count": n} for irq, n in sorted(snap.kernel_sends.items())
+        ]
+        doc["upcalls"] = {str(cpu): n for cpu, n in sorted(snap.upcalls.items())}
+        doc["grant_maps"] = [
+            {"tgid": tgid, "count": n} for tgid, n in sorted(snap.grant_maps.items())
+        ]
+    return doc
+
+
+def log2_hist_lines(hist: Mapping[int, int], unit: str = "ns", width: int = 30) -> list[str]:
+    """bcc-style power-of-two histogram (slot k counts values in [2^(k-1), 2^k))."""
+    if not hist:
+        return []
+    top = max(hist.values())
+    lines = [f"{unit:>22} : count     distribution"]
+    for slot in range(min(hist), max(hist) + 1):
+        n = hist.get(slot, 0)
+        lo = 0 if slot == 0 else 1 << (slot - 1)
+        hi = (1 << slot) - 1
+        bar = "*" * (n * width // top if top else 0)
+        lines.append(f"{lo:>10} -> {hi:<10}: {n:<9} |{bar:<{width}}|")
+    return lines
+
+
+def format_snapshot(
+    snap: Snapshot, ports: Mapping[int, int], domid: int | None = None, stamp: str | None = None
+) -> str:
+    doc = snapshot_json(snap, ports, domid)
+    out = [stamp] if stamp else []
+    out.append(f"{'TGID':>8} {'PORT':>6} {'REMOTE':>7} {'SENDS':>10}")
+    for s in doc["user_sends"]:
+        remote = "?" if s["remote_domid"] is None else f"d{s['remote_domid']}"
+        out.append(f"{s['tgid']:>8} {s['port']:>6} {remote:>7} {s['count']:>10}")
+    if doc["sends_by_domain"]:
+        out.append(
+            "sends by remote domain: "
+            + ", ".join(
+                f"{'d' + k if k != 'unknown' else k} {v}" for k, v in doc["sends_by_domain"].items()
+            )
+        )
+    if doc.get("kernel_sends"):
+        out.append(f"{'IRQ':>8} {'KERNEL SENDS':>15}")
+        out.extend(f"{k['irq']:>8} {k['count']:>15}" for k in doc["kernel_sends"])
+    out.append(f"{'IRQ':>8} {'NAME':<26} {'DELIVERIES':>10}")
+    out.extend(f"{d['irq']:>8} {d['name']:<26} {d['count']:>10}" for d in doc["deliveries"])
+    if doc.get("upcalls"):
+        out.append("upcalls by cpu: " + ", ".join(f"{c} {n}" for c, n in doc["upcalls"].items()))
+    if doc.get("grant_maps"):
+        maps = ", ".join(f"{g['tgid']} {g['count']}" for g in doc["grant_maps"])
+        out.append(f"gntdev maps by tgid: {maps}")
+    for irq, h in snap.latency.items():
+        out.append(f"\nirq {irq}: upcall-to-handler latency")
+        out.extend(log2_hist_lines(h))
+    return "\n".join(out)
+
+
+def _read_maps(b: Any) -> Snapshot:
+    def items(name: str) -> list[tuple[Any, int]]:
+        table = b[name]
+        got = [(k, int(v.value)) for k, v in table.items()]
+        table.clear()
+        return got
+
+    lat: dict[int, dict[int, int]] = {}
+    for k, n in items("latency"):
+        lat.setdefault(int(k.irq), {})[int(k.slot)] = n
+    return Snapshot(
+        user_sends={(int(k.tgid), int(k.port)): n for k, n in items("user_sends")},
+        kernel_sends={int(k.value): n for k, n in items("kernel_sends")},
+        deliveries={
+            (int(k.irq), bytes(k.name).split(b"\0", 1)[0].decode(errors="replace")): n
+            for k, n in items("deliveries")
+        },
+        upcalls={int(k.value): n for k, n in items("upcalls")},
+        grant_maps={int(k.value): n for k, n in items("grant_maps")},
+        latency=lat,
+    )
+
+
+def _positive(text: str, what: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise UsageError(f"{what} must be a positive integer, not {text!r}") from None
+    if v <= 0:
+        raise UsageError(f"{what} must be a positive integer, not {text!r}")
+    return v
+
+
+@register
+class EvtchnCommand(Command):
+    name = "evtchn"
+    help = "event channel sends, deliveries and latency per port/domain (bcc, Xen domain only)"
+
+    def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("interval", nargs="?", help="seconds per output (default 1)")
+        parser.add_argument("count", nargs="?", help="number of outputs (default: forever)")
+        parser.add_argument("-d", "--domid", type=int, help="only channels to this domain")
+        parser.add_argument("-p", "--pid", type=int, help="only this process (tgid)")
+        parser.add_argument("-j", "--json", action="store_true", help="JSON lines")
+        parser.add_argument("-T", "--timestamp", action="store_true", help="time of day")
+        parser.add_argument("--ebpf", action="store_true", help=argparse.SUPPRESS)
+
+    def run(self, args: argparse.Namespace) -> int:
+        interval = _positive(args.interval, "interval") if args.interval else 1
+        count = _positive(args.count, "count") if args.count else None
+        if args.ebpf:
+            print(bpf_text(args.pid))
+            return 0
+        bcc = load_bcc()
+        if not Path("/dev/xen/evtchn").exists():
+            raise IvcomError("no /dev/xen/evtchn: this kernel is not running as a Xen domain")
+        return self._trace(bcc, args, interval, count, sys.stdout)
+
+    def _trace(
+        self, bcc: Any, args: argparse.Namespace, interval: int, count: int | None, out: TextIO
+    ) -> int:
+        have = {
+            sym: bool(bcc.BPF.get_kprobe_functions(f"^{sym}$".encode())) for sym, _ in KPROBES
+        }
+        try:
+            b = bcc.BPF(text=bpf_text(args.pid, have["xen_evtchn_do_upcall"]))
+            for sym, fn in KPROBES:
+                if have[sym]:
+                    b.attach_kprobe(event=sym, fn_name=fn)
+        except Exception as exc:  # bcc raises bare Exception on compile/attach failure
+            first = str(exc).strip().splitlines()[:1] or ["unknown error"]
+            raise IvcomError(f"cannot load the BPF program: {first[0]}") from None
+        missing = [sym for sym, ok in have.items() if not ok]
+        banner = "Tracing Xen event channels... Hit Ctrl-C to end."
+        if missing:
+            banner += f" (no kprobe for: {', '.join(missing)})"
+        print(banner, file=sys.stderr if args.json else out, flush=True)
+        ports = port_domains()
+        done = 0
+        try:
+            while count is None or done < count:
+                time.sleep(interval)
+                snap = _read_maps(b)
+                stamp = time.strftime("%H:%M:%S") if args.timestamp else None
+                if args.json:
+                    doc = snapshot_json(snap, ports, args.domid)
+                    if stamp:
+                        doc["time"] = stamp
+                    print(json.dumps(doc, sort_keys=True), file=out, flush=True)
+                else:
+                    print(format_snapshot(snap, ports, args.domid, stamp) + "\n", file=out)
+                done += 1
+        except KeyboardInterrupt:
+            pass
+        return 0

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Event channel tracing for a Linux 6.1 Xen domain (bcc program).
+ *
+ * Counts, per interval:
+ *   user_sends   IOCTL_EVTCHN_NOTIFY on /dev/xen/evtchn, by (tgid, port)
+ *   kernel_sends notify_remote_via_irq(), by irq (in-kernel backends,
+ *                xenbus, console)
+ *   deliveries   hard-irq handler entries of user-space event channels;
+ *                drivers/xen/evtchn.c names them "evtchn:<comm>", by irq
+ *   upcalls      xen_evtchn_do_upcall() entries, by cpu
+ *   grant_maps   gntdev IOCTL_GNTDEV_MAP_GRANT_REF, by tgid
+ * and a log2 histogram of the upcall-to-handler latency (ns) per irq: the
+ * time from the event upcall entering the kernel on a CPU to the handler
+ * of an "evtchn:" interrupt starting on that CPU.
+ *
+ * The kprobes are attached only when their symbol is in kallsyms (the
+ * Python side checks); HAVE_UPCALL_PROBE tells this program whether the
+ * upcall timestamp exists.
+ */
+#include <uapi/linux/ptrace.h>
+
+#ifndef IOCTL_EVTCHN_NOTIFY
+#define IOCTL_EVTCHN_NOTIFY 0x44504     /* _IOC(_IOC_NONE, 'E', 4, 4) */
+#endif
+#ifndef FILTER_TGID
+#define FILTER_TGID 0                   /* 0: every process */
+#endif
+#define IRQ_NAME_LEN 24                 /* "evtchn:" + TASK_COMM_LEN */
+
+struct send_key {
+    u32 tgid;
+    u32 port;
+};
+
+struct irq_key {
+    u32 irq;
+    char name[IRQ_NAME_LEN];
+};
+
+struct lat_key {
+    u32 irq;
+    u32 slot;
+};
+
+BPF_HASH(user_sends, struct send_key, u64, 4096);
+BPF_HASH(kernel_sends, u32, u64, 4096);
+BPF_HASH(deliveries, struct irq_key, u64, 4096);
+BPF_HASH(upcalls, u32, u64, 256);
+BPF_HASH(grant_maps, u32, u64, 4096);
+BPF_HISTOGRAM(latency, struct lat_key, 4096);
+BPF_PERCPU_ARRAY(upcall_ts, u64, 1);
+
+static inline int tgid_wanted(u32 tgid)
+{
+    return FILTER_TGID == 0 || tgid == FILTER_TGID;
+}
+
+/* User-space sends: the evtchn device's NOTIFY ioctl carries the port. */
+TRACEPOINT_PROBE(syscalls, sys_enter_ioctl)
+{
+    struct send_key key = {};
+    u32 port = 0;
+    u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+    if (args->cmd != IOCTL_EVTCHN_NOTIFY || !tgid_wanted(tgid))
+        return 0;
+    /* struct ioctl_evtchn_notify { unsigned int port; } in user memory */
+    if (bpf_probe_read_user(&port, sizeof(port), (void *)args->arg))
+        return 0;
+    key.tgid = tgid;
+    key.port = port;
+    user_sends.increment(key);
+    return 0;
+}
+
+/* Deliveries to user space: handler entry of an "evtchn:<comm>" irq. */
+TRACEPOINT_PROBE(irq, irq_handler_entry)
+{
+    struct irq_key key = {};
+    u32 zero = 0;
+    u64 *ts;
+
+    TP_DATA_LOC_READ_CONST(key.name, name, IRQ_NAME_LEN);
+    if (key.name[0] != 'e' || key.name[1] != 'v' || key.name[2] != 't' ||
+        key.name[3] != 'c' || key.name[4] != 'h' || key.name[5] != 'n' ||
+        key.name[6] != ':')
+        return 0;
+    key.irq = args->irq;
+    deliveries.increment(key);
+
+#ifdef HAVE_UPCALL_PROBE
+    ts = upcall_ts.lookup(&zero);
+    if (ts && *ts) {
+        u64 delta = bpf_ktime_get_ns() - *ts;
+        struct lat_key lk = { .irq = args->irq, .slot = bpf_log2l(delta) };
+        latency.increment(lk);
+    }
+#endif
+    return 0;
+}
+
+/* In-kernel sends (backends, xenbus, console): notify_remote_via_irq(irq). */
+int trace_notify_remote(struct pt_regs *ctx, int irq)
+{
+    u32 key = irq;
+
+    kernel_sends.increment(key);
+    return 0;
+}
+
+/* The upcall: Xen has set pending bits and interrupted this vCPU. */
+int trace_upcall(struct pt_regs *ctx)
+{
+    u32 zero = 0;
+    u32 cpu = bpf_get_smp_processor_id();
+    u64 now = bpf_ktime_get_ns();
+
+    upcall_ts.update(&zero, &now);
+    upcalls.increment(cpu);
+    return 0;
+}
+
+/* gntdev grant maps (the mapping side of a shared-memory channel). */
+int trace_gntdev_map(struct pt_regs *ctx)
+{
+    u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+    if (tgid_wanted(tgid))
+        grant_maps.increment(tgid);
+    return 0;
+}
