@@ -15,6 +15,9 @@
 #include "internal.h"
 
 #define NS_PER_MS 1000000ull
+/* The data path's small helpers: always folded into their callers. */
+#define HOT static inline __attribute__((always_inline))
+#define unlikely(x) __builtin_expect(!!(x), 0)
 
 IVCOM_EXPORT void ivcom_params_init(struct ivcom_params *p)
 {
@@ -49,6 +52,7 @@ int ivcom_chan_fail(struct ivcom_chan *ch, int err)
 {
     if (!ch->broken)
         ch->broken = err;
+    ch->ready = 0;
     return ch->broken;
 }
 
@@ -56,7 +60,7 @@ int ivcom_chan_fail(struct ivcom_chan *ch, int err)
 
 /* 0 while the peer is up, -EPIPE once it closed or died, -EPROTO for a
  * value no honest peer writes. */
-static int peer_state(struct ivcom_chan *ch)
+HOT int peer_state(struct ivcom_chan *ch)
 {
     uint8_t v;
 
@@ -71,20 +75,26 @@ static int peer_state(struct ivcom_chan *ch)
     return ivcom_chan_fail(ch, -EPROTO);
 }
 
-static int chan_usable(struct ivcom_chan *ch, uint8_t mode)
+static int chan_unusable(struct ivcom_chan *ch, uint8_t mode)
 {
     if (ch->broken)
         return ch->broken;
     if (!ch->connected)
         return -ENOTCONN;
-    if (ch->params.mode != mode)
-        return -EINVAL;
+    return ch->params.mode != mode ? -EINVAL : 0;
+}
+
+/* One load and one compare while all is well. */
+HOT int chan_usable(struct ivcom_chan *ch, uint8_t mode)
+{
+    if (unlikely(ch->ready != mode))
+        return chan_unusable(ch, mode);
     return 0;
 }
 
 /* ---- notification ------------------------------------------------------- */
 
-static void bump(uint32_t *shared_counter)
+HOT void bump(uint32_t *shared_counter)
 {
     /* Our own statistics word: one writer, so a plain increment. */
     ivcom_store_once(shared_counter, ivcom_load_once(shared_counter) + 1);
@@ -97,7 +107,7 @@ static void send_event(struct ivcom_chan *ch, uint32_t *shared_counter)
     bump(shared_counter);
 }
 
-static void tx_publish(struct ivcom_chan *ch)
+HOT void tx_publish(struct ivcom_chan *ch)
 {
     if (ch->tx.pvt == ch->tx.published)
         return;
@@ -107,7 +117,7 @@ static void tx_publish(struct ivcom_chan *ch)
         ch->st.notifies_suppressed++;
 }
 
-static void rx_publish(struct ivcom_chan *ch)
+HOT void rx_publish(struct ivcom_chan *ch)
 {
     if (ch->rx.pvt == ch->rx.published)
         return;
@@ -195,7 +205,7 @@ static int ms_left(uint64_t deadline)
 static int chan_wait(struct ivcom_chan *ch, enum wait_for what, uint32_t need,
                      uint64_t deadline)
 {
-    uint64_t spin_end, now = ivcom_now_ns();
+    uint64_t spin_end, yield_from, now = ivcom_now_ns();
     unsigned i;
     int r, blocked = 0;
 
@@ -209,14 +219,20 @@ static int chan_wait(struct ivcom_chan *ch, enum wait_for what, uint32_t need,
                                     : now + (uint64_t)ch->params.spin_us * 1000u;
     if (spin_end > deadline)
         spin_end = deadline;
+    yield_from = now + IVCOM_SPIN_PURE_NS;
     for (i = 1; now < spin_end; i++) {
-        ivcom_cpu_relax();
+        /* Past the first couple of microseconds the peer is probably not
+         * running on another CPU: offer ours (no-op when nobody waits). */
+        if (now >= yield_from)
+            ivcom_os_yield();
+        else
+            ivcom_cpu_relax();
         r = ready(ch, what, need);
         if (r) {
             ch->st.spins++;
             return r < 0 ? r : 0;
         }
-        if ((i & 15) == 0)
+        if ((i & 15) == 0 || now >= yield_from)
             now = ivcom_now_ns();
     }
     if (ch->params.poll_only)
@@ -246,8 +262,10 @@ static int chan_wait(struct ivcom_chan *ch, enum wait_for what, uint32_t need,
         if (e == 0) {
             ch->st.wakeups++;
         } else if (e == -ETIMEDOUT) {
-            if (ch->connected && ivcom_xs_peer_gone(ch))
+            if (ch->connected && ivcom_xs_peer_gone(ch)) {
                 ch->closing = 1;        /* peer_state() now says -EPIPE */
+                ch->ready = 0;          /* and the fast paths step aside */
+            }
         } else if (e != -EINTR) {
             return e;
         }
@@ -412,6 +430,7 @@ IVCOM_EXPORT int ivcom_accept(struct ivcom_chan *ch, int timeout_ms)
     if (err)
         return err;
     ch->connected = 1;
+    ch->ready = ch->params.mode;
     return ivcom_xs_set_state(ch, IVCOM_XS_STATE_CONNECTED);
 }
 
@@ -496,6 +515,7 @@ IVCOM_EXPORT int ivcom_connect(struct ivcom_platform *plat, const char *name,
      * A4 in the server's accept. */
     ivcom_store_release(ch->own_live, IVCOM_LIVE_UP);
     ch->connected = 1;
+    ch->ready = ch->params.mode;
     /* Wake the server's accept (set-up, not counted as data-path events). */
     ops->evtchn_notify(ch->ev, ch->port);
     *out = ch;
@@ -545,7 +565,7 @@ IVCOM_EXPORT int ivcom_ack(struct ivcom_chan *ch)
 
 /* One non-blocking attempt, no arming.  A PAD record written on -EAGAIN is
  * published so that the consumer can free the space we wait for. */
-static int msg_reserve_once(struct ivcom_chan *ch, size_t len, void **buf)
+HOT int msg_reserve_once(struct ivcom_chan *ch, size_t len, void **buf)
 {
     int r = peer_state(ch);
 
@@ -561,7 +581,7 @@ static int msg_reserve_once(struct ivcom_chan *ch, size_t len, void **buf)
     return r;
 }
 
-static int msg_peek_once(struct ivcom_chan *ch, const void **buf, size_t *len)
+HOT int msg_peek_once(struct ivcom_chan *ch, const void **buf, size_t *len)
 {
     int r = ivcom_ring_msg_peek(&ch->rx, buf, len);
 
@@ -604,17 +624,22 @@ IVCOM_EXPORT int ivcom_msg_try_reserve(struct ivcom_chan *ch, size_t len, void *
 IVCOM_EXPORT int ivcom_msg_reserve(struct ivcom_chan *ch, size_t len, void **buf,
                                    int timeout_ms)
 {
-    uint64_t deadline = deadline_of(timeout_ms);
+    uint64_t deadline;
     int r = chan_usable(ch, IVCOM_MODE_MESSAGE);
 
-    while (r == 0) {
-        r = msg_reserve_once(ch, len, buf);
-        if (r != -EAGAIN)
-            break;
-        if (timeout_ms == 0)
-            return ivcom_msg_try_reserve(ch, len, buf);
+    if (r)
+        return r;
+    r = msg_reserve_once(ch, len, buf);
+    if (r != -EAGAIN)
+        return r;
+    if (timeout_ms == 0)
+        return ivcom_msg_try_reserve(ch, len, buf);
+    deadline = deadline_of(timeout_ms);
+    do {
         r = chan_wait(ch, WAIT_TX, ch->tx.need, deadline);
-    }
+        if (r == 0)
+            r = msg_reserve_once(ch, len, buf);
+    } while (r == -EAGAIN);
     return r;
 }
 
@@ -650,17 +675,22 @@ IVCOM_EXPORT int ivcom_msg_try_peek(struct ivcom_chan *ch, const void **buf, siz
 IVCOM_EXPORT int ivcom_msg_peek(struct ivcom_chan *ch, const void **buf, size_t *len,
                                 int timeout_ms)
 {
-    uint64_t deadline = deadline_of(timeout_ms);
+    uint64_t deadline;
     int r = chan_usable(ch, IVCOM_MODE_MESSAGE);
 
-    while (r == 0) {
-        r = msg_peek_once(ch, buf, len);
-        if (r != -EAGAIN)
-            break;
-        if (timeout_ms == 0)
-            return ivcom_msg_try_peek(ch, buf, len);
+    if (r)
+        return r;
+    r = msg_peek_once(ch, buf, len);
+    if (r != -EAGAIN)
+        return r;
+    if (timeout_ms == 0)
+        return ivcom_msg_try_peek(ch, buf, len);
+    deadline = deadline_of(timeout_ms);
+    do {
         r = chan_wait(ch, WAIT_RX, 0, deadline);
-    }
+        if (r == 0)
+            r = msg_peek_once(ch, buf, len);
+    } while (r == -EAGAIN);
     return r;
 }
 
@@ -679,13 +709,10 @@ IVCOM_EXPORT int ivcom_msg_release(struct ivcom_chan *ch)
     return 0;
 }
 
-IVCOM_EXPORT ssize_t ivcom_try_send(struct ivcom_chan *ch, const void *buf, size_t len)
-{
-    return ivcom_send(ch, buf, len, 0);
-}
-
-IVCOM_EXPORT ssize_t ivcom_send(struct ivcom_chan *ch, const void *buf, size_t len,
-                                int timeout_ms)
+/* send/recv: the common case (connected, peer up, room / a message
+ * there) runs straight through; anything else takes the general path. */
+static ssize_t send_slow(struct ivcom_chan *ch, const void *buf, size_t len,
+                         int timeout_ms)
 {
     void *dst;
     int r = ivcom_msg_reserve(ch, len, &dst, timeout_ms);
@@ -697,13 +724,31 @@ IVCOM_EXPORT ssize_t ivcom_send(struct ivcom_chan *ch, const void *buf, size_t l
     return r ? r : (ssize_t)len;
 }
 
-IVCOM_EXPORT ssize_t ivcom_try_recv(struct ivcom_chan *ch, void *buf, size_t len)
+IVCOM_EXPORT ssize_t ivcom_send(struct ivcom_chan *ch, const void *buf, size_t len,
+                                int timeout_ms)
 {
-    return ivcom_recv(ch, buf, len, 0);
+    void *dst;
+
+    /* A5: pairs with R3 (the peer leaving); ready == 0 once closing. */
+    if (ch->ready == IVCOM_MODE_MESSAGE &&
+        ivcom_load_acquire(ch->peer_live) == IVCOM_LIVE_UP &&
+        ivcom_ring_msg_reserve(&ch->tx, len, &dst) == 0) {
+        memcpy(dst, buf, len);
+        ivcom_ring_msg_commit(&ch->tx);
+        ch->st.tx_msgs++;
+        ch->st.tx_bytes += len;
+        tx_publish(ch);
+        return (ssize_t)len;
+    }
+    return send_slow(ch, buf, len, timeout_ms);
 }
 
-IVCOM_EXPORT ssize_t ivcom_recv(struct ivcom_chan *ch, void *buf, size_t len,
-                                int timeout_ms)
+IVCOM_EXPORT ssize_t ivcom_try_send(struct ivcom_chan *ch, const void *buf, size_t len)
+{
+    return ivcom_send(ch, buf, len, 0);
+}
+
+static ssize_t recv_slow(struct ivcom_chan *ch, void *buf, size_t len, int timeout_ms)
 {
     const void *src;
     size_t n;
@@ -718,6 +763,31 @@ IVCOM_EXPORT ssize_t ivcom_recv(struct ivcom_chan *ch, void *buf, size_t len,
     memcpy(buf, src, n);
     r = ivcom_msg_release(ch);
     return r ? r : (ssize_t)n;
+}
+
+IVCOM_EXPORT ssize_t ivcom_recv(struct ivcom_chan *ch, void *buf, size_t len,
+                                int timeout_ms)
+{
+    const void *src;
+    size_t n;
+
+    if (ch->ready == IVCOM_MODE_MESSAGE && ivcom_ring_msg_peek(&ch->rx, &src, &n) == 0 &&
+        n <= len) {
+        memcpy(buf, src, n);
+        ivcom_ring_msg_release(&ch->rx);
+        ch->st.rx_msgs++;
+        ch->st.rx_bytes += n;
+        rx_publish(ch);
+        return (ssize_t)n;
+    }
+    /* PAD records the fast path skipped are published by the slow path. */
+    ch->rx.pending = 0;
+    return recv_slow(ch, buf, len, timeout_ms);
+}
+
+IVCOM_EXPORT ssize_t ivcom_try_recv(struct ivcom_chan *ch, void *buf, size_t len)
+{
+    return ivcom_recv(ch, buf, len, 0);
 }
 
 /* ---- stream mode -------------------------------------------------------- */
@@ -868,7 +938,7 @@ IVCOM_EXPORT ssize_t ivcom_try_write(struct ivcom_chan *ch, const void *buf, siz
 IVCOM_EXPORT ssize_t ivcom_write(struct ivcom_chan *ch, const void *buf, size_t len,
                                  int timeout_ms)
 {
-    uint64_t deadline = deadline_of(timeout_ms);
+    uint64_t deadline;
     ssize_t n;
     int r = chan_usable(ch, IVCOM_MODE_STREAM);
 
@@ -876,17 +946,21 @@ IVCOM_EXPORT ssize_t ivcom_write(struct ivcom_chan *ch, const void *buf, size_t 
         return r;
     if (len == 0)
         return 0;
+    n = write_once(ch, buf, len);
+    if (n != -EAGAIN)
+        return n;
+    if (timeout_ms == 0) {
+        ivcom_ring_prod_arm(&ch->tx, 1);
+        return write_once(ch, buf, len);
+    }
+    deadline = deadline_of(timeout_ms);
     for (;;) {
-        n = write_once(ch, buf, len);
-        if (n != -EAGAIN)
-            return n;
-        if (timeout_ms == 0) {
-            ivcom_ring_prod_arm(&ch->tx, 1);
-            return write_once(ch, buf, len);
-        }
         r = chan_wait(ch, WAIT_TX, 1, deadline);
         if (r)
             return r;
+        n = write_once(ch, buf, len);
+        if (n != -EAGAIN)
+            return n;
     }
 }
 
@@ -915,7 +989,7 @@ IVCOM_EXPORT ssize_t ivcom_try_read(struct ivcom_chan *ch, void *buf, size_t len
 IVCOM_EXPORT ssize_t ivcom_read(struct ivcom_chan *ch, void *buf, size_t len,
                                 int timeout_ms)
 {
-    uint64_t deadline = deadline_of(timeout_ms);
+    uint64_t deadline;
     ssize_t n;
     int r = chan_usable(ch, IVCOM_MODE_STREAM);
 
@@ -923,17 +997,21 @@ IVCOM_EXPORT ssize_t ivcom_read(struct ivcom_chan *ch, void *buf, size_t len,
         return r;
     if (len == 0)
         return 0;
+    n = read_once(ch, buf, len);
+    if (n != -EAGAIN)
+        return n;
+    if (timeout_ms == 0) {
+        ivcom_ring_cons_arm(&ch->rx);
+        return read_once(ch, buf, len);
+    }
+    deadline = deadline_of(timeout_ms);
     for (;;) {
-        n = read_once(ch, buf, len);
-        if (n != -EAGAIN)
-            return n;
-        if (timeout_ms == 0) {
-            ivcom_ring_cons_arm(&ch->rx);
-            return read_once(ch, buf, len);
-        }
         r = chan_wait(ch, WAIT_RX, 0, deadline);
         if (r)
             return r;
+        n = read_once(ch, buf, len);
+        if (n != -EAGAIN)
+            return n;
     }
 }
 

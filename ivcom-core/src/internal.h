@@ -14,6 +14,8 @@
 /* While blocked, re-check the peer's XenStore presence this often: a
  * destroyed domain runs no unmap notify, so no event will come. */
 #define IVCOM_PROBE_MS      200
+/* Spin this long before also yielding the CPU on every spin iteration. */
+#define IVCOM_SPIN_PURE_NS  1000u
 
 #define IVCOM_EXPORT __attribute__((visibility("default")))
 
@@ -25,6 +27,7 @@ struct ivcom_chan {
     int      peer;
     int      connected;
     int      broken;                /* 0 or the -errno that broke it */
+    uint8_t  ready;                 /* the mode while connected and not broken */
 
     void    *area;                  /* server: ctrl + data pages; client: ctrl */
     void    *data;                  /* client: the mapped data pages */
@@ -47,6 +50,9 @@ struct ivcom_chan {
  * the caller names none. */
 uint64_t ivcom_now_ns(void);
 const char *ivcom_default_platform(void);
+/* Let another runnable thread have this CPU (the peer may be waiting for
+ * it when both ends share a CPU); returns at once when none is. */
+void ivcom_os_yield(void);
 
 /* XenStore side of the handshake (chan_xs.c). */
 int  ivcom_xs_offer(struct ivcom_chan *ch, uint32_t ctrl_ref);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <sched.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,4 +23,9 @@ const char *ivcom_default_platform(void)
     if (access("/dev/xen/evtchn", R_OK | W_OK) == 0)
         return "xen-linux";
     return "sim";
+}
+
+void ivcom_os_yield(void)
+{
+    sched_yield();
 }

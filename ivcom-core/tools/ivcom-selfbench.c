@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ivcom-selfbench: both ends of one sim channel in one process, for
- * instruction counting (valgrind --tool=callgrind --toggle-collect=bench_loop):
- * every iteration is one ivcom_try_send + one ivcom_try_recv of SIZE bytes,
+ * instruction counting (valgrind --tool=callgrind --toggle-collect=ivcom_send --toggle-collect=ivcom_recv):
+ * every iteration is one non-blocking ivcom_send + ivcom_recv of SIZE bytes,
  * so instructions / iterations is the cost of a send+recv pair.
  *
  *   ivcom-selfbench [-s SIZE] [-c COUNT] DOMID_A DOMID_B
@@ -31,8 +31,8 @@ __attribute__((noinline)) static long long bench_loop(struct ivcom_chan *tx,
     long long i, ok = 0;
 
     for (i = 0; i < count; i++) {
-        ok += ivcom_try_send(tx, buf, size) == (ssize_t)size;
-        ok += ivcom_try_recv(rx, buf, size) == (ssize_t)size;
+        ok += ivcom_send(tx, buf, size, 0) == (ssize_t)size;
+        ok += ivcom_recv(rx, buf, size, 0) == (ssize_t)size;
     }
     return ok;
 }

@@ -3,8 +3,8 @@
  * ivcom-stream: bulk throughput over one channel.
  *   client (source): sends --count messages of --size bytes (message mode,
  *           zero-copy reserve/commit) or --count x --size bytes (stream mode).
- *   server (sink):   receives until the client closes and verifies a
- *           running checksum; reports bytes, seconds, and events.
+ *   server (sink):   receives into a buffer until the client closes,
+ *           checks every sequence number; reports bytes, seconds, events.
  */
 #include "tool.h"
 
@@ -19,100 +19,109 @@ static const char usage[] =
     "  -o, --order N        ring order, log2 bytes (server; default 16)\n"
     "  -w, --spin US / -l, --poll / -t, --timeout MS / -P, --platform / -j\n";
 
-static uint64_t fold(uint64_t h, const unsigned char *p, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
-
+/* Each message (or write) carries its sequence number in its first 8
+ * bytes; the sink checks them, so reordering, loss or duplication fails. */
 static void source(struct ivcom_chan *ch, const struct tool_opts *o)
 {
-    unsigned char *buf = malloc(o->size ? o->size : 1);
-    long long i;
+    unsigned char *buf = malloc(o->size > 8 ? o->size : 8);
+    unsigned long long i;
 
     if (!buf)
         tool_die(1, "out of memory");
-    for (i = 0; i < (long long)o->size; i++)
-        buf[i] = (unsigned char)(i * 7 + 1);
-    for (i = 0; i < o->count; i++) {
-        ssize_t r;
-
-        buf[0] = (unsigned char)i;
+    memset(buf, 0xa5, o->size > 8 ? o->size : 8);
+    for (i = 0; i < (unsigned long long)o->count; i++) {
+        memcpy(buf, &i, o->size < 8 ? o->size : 8);
         if (o->params.mode == IVCOM_MODE_MESSAGE) {
             void *dst;
             int err = ivcom_msg_reserve(ch, o->size, &dst, o->timeout_ms);
             if (err)
-                tool_die(1, "send %lld: %s", i, ivcom_strerror(err));
+                tool_die(1, "send %llu: %s", i, ivcom_strerror(err));
             memcpy(dst, buf, o->size);
             ivcom_msg_commit(ch);
         } else {
-            r = ivcom_write_all(ch, buf, o->size, o->timeout_ms);
+            ssize_t r = ivcom_write_all(ch, buf, o->size, o->timeout_ms);
             if (r < 0 || (size_t)r != o->size)
-                tool_die(1, "write %lld: %s", i, ivcom_strerror(r < 0 ? (int)r : -EIO));
+                tool_die(1, "write %llu: %s", i, ivcom_strerror(r < 0 ? (int)r : -EIO));
         }
     }
     free(buf);
 }
 
+/* Receive into a buffer (the copy API: what a socket reader gets). */
 static void sink(struct ivcom_chan *ch, const struct tool_opts *o, struct ivcom_platform *plat)
 {
-    uint64_t t0 = 0, t1, h = 0xcbf29ce484222325ull, bytes = 0, msgs = 0;
+    /* message mode: any message the ring can carry; stream mode: the
+     * write size, which both sides are given (-s). */
+    size_t cap = o->params.mode == IVCOM_MODE_MESSAGE ? ivcom_max_msg(ch) : o->size;
+    unsigned char *buf = malloc(cap > 8 ? cap : 8);
+    uint64_t t0 = 0, t1, bytes = 0, recvs = 0, seq = 0;
     struct ivcom_stats st;
-    int err;
+    ssize_t n;
 
+    if (!buf)
+        tool_die(1, "out of memory");
     for (;;) {
-        const void *p;
-        size_t n;
-
         if (o->params.mode == IVCOM_MODE_MESSAGE) {
-            err = ivcom_msg_peek(ch, &p, &n, -1);
-            if (!err) {
-                h = fold(h, p, n);
-                ivcom_msg_release(ch);
+            n = ivcom_recv(ch, buf, cap, -1);
+            if (n >= 8) {
+                uint64_t got;
+                memcpy(&got, buf, 8);
+                if (got != seq)
+                    tool_die(1, "message %llu: got seq %llu, %zd bytes",
+                             (unsigned long long)seq, (unsigned long long)got, n);
             }
+            seq++;
         } else {
-            err = ivcom_wait_readable(ch, -1);
-            if (!err)
-                err = ivcom_stream_try_peek(ch, &p, &n);
-            if (!err) {
-                h = fold(h, p, n);
-                ivcom_stream_release(ch, n);
+            /* whole writes: read exactly one write's worth */
+            size_t have = 0;
+            n = 0;
+            while (have < o->size) {
+                n = ivcom_read(ch, buf + have, o->size - have, -1);
+                if (n < 0)
+                    break;
+                have += (size_t)n;
+            }
+            if (have == o->size && o->size >= 8) {
+                uint64_t got;
+                memcpy(&got, buf, 8);
+                if (got != seq)
+                    tool_die(1, "write %llu: got seq %llu", (unsigned long long)seq,
+                             (unsigned long long)got);
+            }
+            if (have) {
+                n = (ssize_t)have;
+                seq++;
             }
         }
-        if (err == -EPIPE)
+        if (n == -EPIPE)
             break;
-        if (err == -EAGAIN)
-            continue;
-        if (err)
-            tool_die(1, "receive: %s", ivcom_strerror(err));
+        if (n < 0)
+            tool_die(1, "receive: %s", ivcom_strerror((int)n));
         if (!t0)
             t0 = tool_now_ns();
-        bytes += n;
-        msgs++;
+        bytes += (uint64_t)n;
+        recvs++;
     }
     t1 = tool_now_ns();
     ivcom_get_stats(ch, &st);
     if (o->json)
         printf("{\"tool\": \"ivcom-stream\", \"platform\": \"%s\", \"mode\": \"%s\", "
                "\"size\": %zu, \"bytes\": %llu, \"receives\": %llu, \"seconds\": %.6f, "
-               "\"bytes_per_s\": %.0f, \"checksum\": \"%016llx\", "
-               "\"notifies_sent\": %llu, \"notifies_suppressed\": %llu, "
-               "\"wakeups\": %llu, \"blocks\": %llu}\n",
+               "\"bytes_per_s\": %.0f, \"notifies_sent\": %llu, "
+               "\"notifies_suppressed\": %llu, \"wakeups\": %llu, \"blocks\": %llu}\n",
                ivcom_platform_name(plat),
                o->params.mode == IVCOM_MODE_STREAM ? "stream" : "message", o->size,
-               (unsigned long long)bytes, (unsigned long long)msgs,
-               t0 ? (t1 - t0) / 1e9 : 0.0, t0 && t1 > t0 ? bytes * 1e9 / (double)(t1 - t0) : 0.0,
-               (unsigned long long)h, (unsigned long long)st.notifies_sent,
-               (unsigned long long)st.notifies_suppressed, (unsigned long long)st.wakeups,
-               (unsigned long long)st.blocks);
-    else
-        printf("received %llu bytes in %llu receives, %.3f s, %.1f MB/s, checksum %016llx\n",
-               (unsigned long long)bytes, (unsigned long long)msgs,
+               (unsigned long long)bytes, (unsigned long long)recvs,
                t0 ? (t1 - t0) / 1e9 : 0.0,
-               t0 && t1 > t0 ? bytes * 1e3 / (double)(t1 - t0) : 0.0, (unsigned long long)h);
+               t0 && t1 > t0 ? (double)bytes * 1e9 / (double)(t1 - t0) : 0.0,
+               (unsigned long long)st.notifies_sent, (unsigned long long)st.notifies_suppressed,
+               (unsigned long long)st.wakeups, (unsigned long long)st.blocks);
+    else
+        printf("received %llu bytes in %llu receives, %.3f s, %.1f MB/s\n",
+               (unsigned long long)bytes, (unsigned long long)recvs,
+               t0 ? (t1 - t0) / 1e9 : 0.0,
+               t0 && t1 > t0 ? (double)bytes * 1e3 / (double)(t1 - t0) : 0.0);
+    free(buf);
 }
 
 int main(int argc, char **argv)
