@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Description: libxenvchan round trips and bulk transfer between two lab
+ * domains (the baseline IVCOM is measured against, and the proof that
+ * grant mapping + event channels work dom0<->domU in the lab).
+ *
+ *   lab-vchan server PEER_DOMID XS_PATH [RING_BYTES]
+ *   lab-vchan client SERVER_DOMID XS_PATH rr|bulk:SIZE:COUNT ...
+ *
+ * The server (usually the domU, XS_PATH relative to its own xenstore home,
+ * e.g. data/ivcom-vchan) serves sessions until the client sends an end
+ * header or closes.  The client runs each session in turn on one vchan and
+ * prints one "ivcom-result:" JSON line per session.  Bulk bytes are checked
+ * against lab_pattern() by the server, which returns the verified count.
+ *
+ * Exit 0 on success, 1 on error or verification failure, 2 on usage.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libxenvchan.h>
+
+#include "labstat.h"
+
+#define CHUNK (16 * 1024)
+
+static int vc_read_full(struct libxenvchan *vc, void *buf, size_t len)
+{
+    uint8_t *p = buf;
+    while (len > 0) {
+        int n = libxenvchan_read(vc, p, len);
+        if (n < 0)
+            return -1;
+        if (n == 0 && !libxenvchan_is_open(vc))
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int vc_write_full(struct libxenvchan *vc, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        int n = libxenvchan_write(vc, p, len);
+        if (n < 0)
+            return -1;
+        if (n == 0 && !libxenvchan_is_open(vc))
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int serve_session(struct libxenvchan *vc, const struct lab_hdr *h)
+{
+    static uint8_t buf[CHUNK];
+    if (h->mode == LAB_MODE_RR) {
+        if (h->size > CHUNK)
+            return -1;
+        for (uint32_t i = 0; i < h->count; i++)
+            if (vc_read_full(vc, buf, h->size) || vc_write_full(vc, buf, h->size))
+                return -1;
+        return 0;
+    }
+    if (h->mode != LAB_MODE_BULK)
+        return -1;
+    uint64_t total = (uint64_t)h->size * h->count, got = 0, good;
+    int ok = 1;
+    while (got < total) {
+        size_t want = total - got < CHUNK ? (size_t)(total - got) : CHUNK;
+        int n = libxenvchan_read(vc, buf, want);
+        if (n < 0 || (n == 0 && !libxenvchan_is_open(vc)))
+            return -1;
+        for (int i = 0; i < n; i++)
+            if (buf[i] != lab_pattern(got + (uint64_t)i))
+                ok = 0;
+        got += (uint64_t)n;
+    }
+    good = ok ? got : 0;
+    return vc_write_full(vc, &good, sizeof(good));
+}
+
+static int server(int argc, char **argv)
+{
+    uint32_t peer, ring = 65536;
+    if (argc < 2 || (lab_parse_u32(argv[0], &peer) && strcmp(argv[0], "0") != 0) ||
+        (argc > 2 && lab_parse_u32(argv[2], &ring)))
+        return 2;
+    if (strcmp(argv[0], "0") == 0)
+        peer = 0;
+    struct libxenvchan *vc = libxenvchan_server_init(NULL, (int)peer, argv[1], ring, ring);
+    if (!vc) {
+        fprintf(stderr, "lab-vchan: server_init(%u, %s) failed: %s\n", peer, argv[1],
+                strerror(errno));
+        return 1;
+    }
+    vc->blocking = 1;
+    printf("lab-vchan: serving at %s for domain %u\n", argv[1], peer);
+    fflush(stdout);
+    int rc = 0;
+    unsigned n = 0;
+    for (;;) {
+        struct lab_hdr h;
+        if (vc_read_full(vc, &h, sizeof(h))) {
+            if (n == 0) {
+                fprintf(stderr, "lab-vchan: closed before any session\n");
+                rc = 1;
+            }
+            break;
+        }
+        if (h.magic != LAB_MAGIC) {
+            fprintf(stderr, "lab-vchan: bad session header\n");
+            rc = 1;
+            break;
+        }
+        if (h.mode == 0)
+            break;
+        if (serve_session(vc, &h)) {
+            fprintf(stderr, "lab-vchan: session %u failed\n", n);
+            rc = 1;
+            break;
+        }
+        n++;
+    }
+    printf("lab-vchan: served %u session(s)\n", n);
+    libxenvchan_close(vc);
+    return rc;
+}
+
+static int run_session(struct libxenvchan *vc, const char *spec)
+{
+    struct lab_hdr h = { .magic = LAB_MAGIC };
+    char mode[8];
+    unsigned size, count;
+    if (sscanf(spec, "%7[a-z]:%u:%u", mode, &size, &count) != 3 ||
+        lab_parse_mode(mode, &h.mode) || size == 0 || count == 0 ||
+        (h.mode == LAB_MODE_RR && size > CHUNK)) {
+        fprintf(stderr, "lab-vchan: bad session spec %s (want rr|bulk:SIZE:COUNT)\n", spec);
+        return 2;
+    }
+    h.size = size;
+    h.count = count;
+    if (vc_write_full(vc, &h, sizeof(h)))
+        return 1;
+    static uint8_t out[CHUNK], in[CHUNK];
+    if (h.mode == LAB_MODE_RR) {
+        double *us = calloc(count, sizeof(*us));
+        if (!us)
+            return 1;
+        for (uint32_t i = 0; i < size; i++)
+            out[i] = lab_pattern(i);
+        for (uint32_t i = 0; i < count; i++) {
+            out[0] = (uint8_t)i;
+            double t0 = lab_now_us();
+            if (vc_write_full(vc, out, size) || vc_read_full(vc, in, size))
+                return 1;
+            us[i] = lab_now_us() - t0;
+            if (memcmp(in, out, size) != 0) {
+                fprintf(stderr, "lab-vchan: echo mismatch at round %u\n", i);
+                return 1;
+            }
+        }
+        lab_report_rr("vchan", size, count, us);
+        free(us);
+        return 0;
+    }
+    uint64_t total = (uint64_t)size * count, sent = 0, verdict = 0;
+    double t0 = lab_now_us();
+    while (sent < total) {
+        size_t n = total - sent < CHUNK ? (size_t)(total - sent) : CHUNK;
+        for (size_t i = 0; i < n; i++)
+            out[i] = lab_pattern(sent + i);
+        if (vc_write_full(vc, out, n))
+            return 1;
+        sent += n;
+    }
+    if (vc_read_full(vc, &verdict, sizeof(verdict)))
+        return 1;
+    lab_report_bulk("vchan", total, lab_now_us() - t0, verdict == total);
+    return verdict == total ? 0 : 1;
+}
+
+static int client(int argc, char **argv)
+{
+    uint32_t dom;
+    if (argc < 3 || lab_parse_u32(argv[0], &dom))
+        return 2;
+    struct libxenvchan *vc = NULL;
+    /* The server guest may still be booting: retry for two minutes. */
+    double deadline = lab_now_us() + 120e6;
+    while (!vc && lab_now_us() < deadline) {
+        vc = libxenvchan_client_init(NULL, (int)dom, argv[1]);
+        if (!vc)
+            usleep(500 * 1000);
+    }
+    if (!vc) {
+        fprintf(stderr, "lab-vchan: cannot connect to domain %u at %s\n", dom, argv[1]);
+        return 1;
+    }
+    vc->blocking = 1;
+    int rc = 0;
+    for (int i = 2; i < argc && rc == 0; i++)
+        rc = run_session(vc, argv[i]);
+    struct lab_hdr end = { .magic = LAB_MAGIC, .mode = 0 };
+    if (rc == 0 && vc_write_full(vc, &end, sizeof(end)))
+        rc = 1;
+    /* Let the server drain the end header before the rings go away. */
+    for (int i = 0; i < 100 && libxenvchan_is_open(vc) == 1; i++)
+        usleep(10 * 1000);
+    libxenvchan_close(vc);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    int rc = 2;
+    if (argc >= 2 && strcmp(argv[1], "server") == 0)
+        rc = server(argc - 2, argv + 2);
+    else if (argc >= 2 && strcmp(argv[1], "client") == 0)
+        rc = client(argc - 2, argv + 2);
+    if (rc == 2)
+        fprintf(stderr, "usage: lab-vchan server PEER_DOMID XS_PATH [RING_BYTES] | "
+                        "client SERVER_DOMID XS_PATH rr|bulk:SIZE:COUNT ...\n");
+    return rc;
+}

@@ -1,0 +1,113 @@
+"""Helpers for the tiny guest's tests: build it, find Xen, boot it as dom0."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+APP_DIR = ROOT / "minios-app"
+OUT = ROOT / "build" / "guest"
+CACHE = ROOT / "build" / "cache" / "guest"
+XEN_DEB = "xen-hypervisor-4.17-amd64"
+RESULT_PREFIX = "ivcom-guest: result: "
+
+
+def run_make(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "-C", str(APP_DIR), f"O={OUT}", *args],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
+
+
+def fetch_xen() -> Path | None:
+    """The hypervisor ELF QEMU's multiboot loader wants, from Debian's deb."""
+    elf = CACHE / "xen.elf"
+    if elf.exists():
+        return elf
+    CACHE.mkdir(parents=True, exist_ok=True)
+    debs = sorted(CACHE.glob(f"{XEN_DEB}_*.deb"))
+    if not debs and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "download", XEN_DEB], cwd=CACHE,
+                       capture_output=True, timeout=300, check=False)
+        debs = sorted(CACHE.glob(f"{XEN_DEB}_*.deb"))
+    if not debs:
+        return None
+    tree = CACHE / "x"
+    subprocess.run(["dpkg-deb", "-x", str(debs[-1]), str(tree)], check=True, timeout=120)
+    gz = sorted((tree / "boot").glob("xen-4.17-amd64.gz"))
+    if not gz:
+        return None
+    with open(elf, "wb") as out:
+        subprocess.run(["gunzip", "-c", str(gz[0])], stdout=out, check=True, timeout=120)
+    return elf
+
+
+@dataclass(frozen=True)
+class Boot:
+    log: str
+    result: str | None          # the text after "ivcom-guest: result: "
+    exited: bool                # QEMU ended by itself (Xen rebooted)
+
+    def guest_lines(self) -> list[str]:
+        return [ln.strip() for ln in self.log.splitlines()
+                if ln.startswith(("ivcom-guest:", "hello:", "mm:", "gnttab:"))]
+
+
+def boot_as_dom0(xen: Path, image: Path, cmdline: str = "",
+                 timeout: float = 120) -> Boot:
+    """Boot `image` as Xen's dom0 under QEMU TCG and collect the serial log
+    until the result line appears (or QEMU exits, or the timeout).  QEMU is
+    always killed."""
+    module = f"{image} {cmdline}".strip()
+    argv = [
+        "qemu-system-x86_64", "-accel", "tcg,thread=multi", "-cpu", "max,-smap",
+        "-smp", "2", "-m", "512", "-nographic", "-no-reboot", "-nodefaults",
+        "-serial", "stdio", "-kernel", str(xen),
+        "-append", "console=com1 com1=115200,8n1 dom0_mem=64M loglvl=all "
+                   "guest_loglvl=all",
+        "-initrd", module,
+    ]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    assert proc.stdout is not None
+    os.set_blocking(proc.stdout.fileno(), False)
+    buf = b""
+    result: str | None = None
+    exited = False
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            chunk = proc.stdout.read()
+            if chunk:
+                buf += chunk
+                # Only complete lines: the result line may arrive in pieces.
+                done = buf[: buf.rfind(b"\n") + 1].decode(errors="replace")
+                for line in done.replace("\r", "").splitlines():
+                    if line.startswith(RESULT_PREFIX):
+                        result = line[len(RESULT_PREFIX):].strip()
+                if result is not None:
+                    break
+            elif proc.poll() is not None:
+                exited = True
+                break
+            else:
+                time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        rest = proc.stdout.read()
+        if rest:
+            buf += rest
+    log = buf.decode(errors="replace").replace("\r", "")
+    if result is None:
+        for line in log.splitlines():
+            if line.startswith(RESULT_PREFIX):
+                result = line[len(RESULT_PREFIX):].strip()
+    return Boot(log=log, result=result, exited=exited)

@@ -1,0 +1,190 @@
+# Shell helpers for lab scenarios (sourced in dom0; busybox sh).
+#
+# A scenario runs in its results directory $OUT (on the host's 9p share):
+# whatever it writes there comes back to the host.  It fails by exiting
+# non-zero; lab_fail also records a one-line reason in $OUT/reason.
+
+LAB=${LAB:-/lab}
+LAB_GUEST_KERNEL=$LAB/guest/vmlinux
+LAB_GUEST_INITRD=$LAB/guest/initrd.cpio
+LAB_CFG_DIR=/var/lib/xen/cfg
+CONSOLE_DIR=/var/log/xen/console
+
+lab_log() { echo "ivcom-lab: [$LAB_NAME] $*" >/dev/console; echo "$*"; }
+
+lab_fail() {
+    echo "$*" >>"${OUT:-/tmp}/reason"
+    lab_log "FAIL: $*"
+    exit 1
+}
+
+# Record a retry: the runner reports these.
+lab_retry_note() {
+    echo "$*" >>"${OUT:-/tmp}/retries"
+    lab_log "retry: $*"
+}
+
+# lab_guest_cfg NAME [key=value ...] -> path of a generated xl config.
+#   memory=MiB (256)  vcpus=N (1)  ip=A.B.C.D/NN  run=/path/in/guest
+#   args=a,b,c (commas become spaces)  net=1 (a vif on xenbr0)  type=pv|pvh
+#   mac=xx:xx:..  kernel= ramdisk= (override the standard guest)
+lab_guest_cfg() {
+    name=$1; shift
+    memory=256 vcpus=1 ip= run= args= net= type=pv mac= extra_cfg=
+    kernel=$LAB_GUEST_KERNEL ramdisk=$LAB_GUEST_INITRD
+    for kv in "$@"; do
+        case $kv in
+            memory=*|vcpus=*|ip=*|run=*|args=*|net=*|type=*|mac=*|kernel=*|ramdisk=*)
+                eval "${kv%%=*}=\${kv#*=}" ;;
+            *) lab_fail "lab_guest_cfg: unknown setting $kv" ;;
+        esac
+    done
+    vif=
+    if [ -n "$net" ]; then
+        lab_bridge_up
+        if [ -z "$mac" ]; then
+            # Locally unique per boot: a counter in /tmp.
+            n=$(( $(cat /tmp/lab-mac-seq 2>/dev/null || echo 0) + 1 ))
+            echo "$n" >/tmp/lab-mac-seq
+            mac=$(printf '00:16:3e:1c:%02x:%02x' $((n / 256 % 256)) $((n % 256)))
+        fi
+        vif="vif = [ 'bridge=xenbr0,mac=$mac,script=$LAB/vif-lab.sh' ]"
+    fi
+    tsc=
+    [ "$type" = pvh ] && tsc='tsc_mode = "native"'
+    cmdline="console=hvc0 ivcom.name=$name"
+    [ -n "$ip" ] && cmdline="$cmdline ivcom.ip=$ip"
+    [ -n "$run" ] && cmdline="$cmdline ivcom.run=$run"
+    [ -n "$args" ] && cmdline="$cmdline ivcom.args=$args"
+    mkdir -p "$LAB_CFG_DIR"
+    cfg=$LAB_CFG_DIR/$name.cfg
+    sed -e "s|@NAME@|$name|g" -e "s|@TYPE@|$type|g" -e "s|@MEMORY@|$memory|g" \
+        -e "s|@VCPUS@|$vcpus|g" -e "s|@KERNEL@|$kernel|g" -e "s|@RAMDISK@|$ramdisk|g" \
+        -e "s|@CMDLINE@|$cmdline|g" -e "s|@VIF@|$vif|g" -e "s|@TSC@|$tsc|g" \
+        "$LAB/domu-pv.cfg.in" >"$cfg"
+    cp "$cfg" "${OUT:-/tmp}/$name.cfg" 2>/dev/null
+    echo "$cfg"
+}
+
+# lab_guest NAME [settings...]: xl create, confirmed with `xl list`; on
+# failure (xl's helper occasionally crashes under TCG) retry once and say so.
+lab_guest() {
+    local name=$1 cfg attempt why
+    cfg=$(lab_guest_cfg "$@") || exit 1
+    attempt=1
+    while :; do
+        if xl create "$cfg" >"${OUT:-/tmp}/xl-create-$name.log" 2>&1 \
+                && xl list "$name" >/dev/null 2>&1; then
+            lab_log "created $name (domid $(xl domid "$name"))"
+            return 0
+        fi
+        why=$(tail -n 1 "${OUT:-/tmp}/xl-create-$name.log")
+        xl destroy "$name" >/dev/null 2>&1
+        [ $attempt -ge 2 ] && lab_fail "xl create $name failed twice: $why"
+        lab_retry_note "xl create $name failed ($why); retrying once"
+        attempt=2
+        sleep 1
+    done
+}
+
+lab_domid() { xl domid "$1" 2>/dev/null; }
+
+# lab_wait_console NAME PATTERN [TIMEOUT_S]: wait for an extended regex in
+# the guest's console log.  Fails the scenario on timeout or if the guest
+# disappears (crash) before printing it.
+lab_wait_console() {
+    lab_poll_console "$@"
+    case $? in
+        0) return 0 ;;
+        1) lab_fail "$1 died before printing '$2'" ;;
+        *) lab_fail "$1: no '$2' on its console within ${3:-60}s" ;;
+    esac
+}
+
+# lab_poll_console NAME PATTERN [TIMEOUT_S]: 0 seen, 1 guest gone, 2 timeout.
+lab_poll_console() {
+    local name=$1 pattern=$2 limit=${3:-60} log t=0
+    log=$CONSOLE_DIR/guest-$name.log
+    while [ $t -lt $((limit * 5)) ]; do
+        grep -Eq "$pattern" "$log" 2>/dev/null && return 0
+        if [ $((t % 10)) -eq 9 ] && ! xl list "$name" >/dev/null 2>&1; then
+            grep -Eq "$pattern" "$log" 2>/dev/null && return 0
+            return 1
+        fi
+        sleep 0.2
+        t=$((t + 1))
+    done
+    return 2
+}
+
+# lab_guest_up NAME [TIMEOUT_S]: wait for the standard guest's
+# "ivcom-guest: NAME up" marker.  A guest that dies or stalls before it
+# (a rare start-up fault under TCG) is re-created once, and that is noted.
+lab_guest_up() {
+    local name=$1 limit=${2:-120} rc
+    lab_poll_console "$name" "^ivcom-guest: $name up" "$limit"
+    rc=$?
+    [ $rc -eq 0 ] && return 0
+    local log=$CONSOLE_DIR/guest-$name.log
+    local why="died"
+    [ $rc -eq 2 ] && why="stalled ${limit}s"
+    lab_retry_note "$name $why before its marker ($(grep -m1 -E 'not found|FAILURE|panic|fault' "$log" 2>/dev/null | head -c 120)); re-creating once"
+    xl destroy "$name" >/dev/null 2>&1
+    [ -f "$log" ] && mv "$log" "$CONSOLE_DIR/guest-$name.try1.log"
+    xl create "$LAB_CFG_DIR/$name.cfg" >>"${OUT:-/tmp}/xl-create-$name.log" 2>&1 \
+        || lab_fail "xl create $name (second attempt) failed"
+    lab_poll_console "$name" "^ivcom-guest: $name up" "$limit" \
+        || lab_fail "$name did not come up on the second attempt either"
+}
+
+# The standard guest init ends with one "ivcom-guest: result: ..." line.
+lab_wait_result() {
+    lab_wait_console "$1" '^ivcom-guest: result: ' "${2:-120}"
+    grep -q '^ivcom-guest: result: SUCCESS' "$CONSOLE_DIR/guest-$1.log" \
+        || lab_fail "$1: $(grep '^ivcom-guest: result: ' "$CONSOLE_DIR/guest-$1.log" | head -n 1)"
+}
+
+# Lines "ivcom-result: {json}" printed by a guest, one JSON object per line.
+lab_guest_results() {
+    sed -n 's/^ivcom-result: //p' "$CONSOLE_DIR/guest-$1.log" | tr -d '\r'
+}
+
+lab_bridge_up() {
+    [ -d /sys/class/net/xenbr0 ] && return 0
+    brctl addbr xenbr0 || lab_fail "cannot create bridge xenbr0"
+    brctl setfd xenbr0 0 2>/dev/null
+    brctl stp xenbr0 off 2>/dev/null
+    ip addr add 10.99.0.1/24 dev xenbr0
+    ip link set xenbr0 up
+}
+
+lab_destroy() { xl destroy "$1" >/dev/null 2>&1; }
+
+lab_destroy_all() {
+    for d in $(xl list 2>/dev/null | awk 'NR > 1 && $2 != 0 { print $1 }'); do
+        xl destroy "$d" >/dev/null 2>&1
+    done
+}
+
+# Copy guest console logs (and xl's own logs) into a results directory.
+lab_collect() {
+    mkdir -p "$1/consoles"
+    for f in "$CONSOLE_DIR"/guest-*.log; do
+        [ -f "$f" ] && cp "$f" "$1/consoles/"
+    done
+    for f in /var/log/xen/xl-*.log /var/log/xen/vif-lab.log; do
+        [ -f "$f" ] && cp "$f" "$1/consoles/"
+    done
+    xl list >"$1/xl-list.txt" 2>&1
+}
+
+# Forget console logs of guests that are gone (between scenarios).
+lab_forget_consoles() {
+    for f in "$CONSOLE_DIR"/guest-*.log; do
+        [ -f "$f" ] || continue
+        n=${f##*/guest-}
+        n=${n%.log}
+        xl list "${n%.try1}" >/dev/null 2>&1 || rm -f "$f"
+    done
+    rm -f /var/log/xen/xl-*.log /var/log/xen/vif-lab.log
+}

@@ -1,0 +1,61 @@
+"""Host-built helper programs for lab scenarios (tests/lab-tools/*.c).
+
+They are compiled on the host against Debian's libxen-dev and run inside
+dom0 and the guests, whose images carry the same Debian libraries.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from ivcom.lab.errors import LabError
+from ivcom.lab.image import Payload, build_root, repo_top
+
+# Extra link flags per tool; every other tests/lab-tools/*.c links with libc only.
+LINK = {"lab-vchan": ["-lxenvchan"]}
+CFLAGS = ["-O2", "-g0", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE"]
+
+
+def tools_dir() -> Path:
+    top = repo_top()
+    if top is None:
+        raise LabError("tests/lab-tools not found (not running from a source tree)",
+                       stage="tools")
+    return top / "tests" / "lab-tools"
+
+
+def build_tools(out: Path | None = None) -> dict[str, Path]:
+    """Compile each tests/lab-tools/*.c that is out of date; name -> binary."""
+    src = tools_dir()
+    out = out or build_root() / "lab" / "tools"
+    out.mkdir(parents=True, exist_ok=True)
+    cc = os.environ.get("CC", "gcc")
+    if shutil.which(cc) is None:
+        raise LabError(f"C compiler {cc} not found", stage="tools")
+    headers = list(src.glob("*.h"))
+    newest_h = max((h.stat().st_mtime for h in headers), default=0.0)
+    built: dict[str, Path] = {}
+    for c in sorted(src.glob("*.c")):
+        name = c.stem
+        exe = out / name
+        if not exe.exists() or exe.stat().st_mtime < max(c.stat().st_mtime, newest_h):
+            argv = [cc, *CFLAGS, "-o", str(exe), str(c), *LINK.get(name, [])]
+            proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                first = (proc.stderr.strip().splitlines() or ["?"])[0]
+                raise LabError(f"cannot build {c.name}: {first}", stage="tools")
+        built[name] = exe
+    return built
+
+
+def standard_payload(extra: Payload | None = None) -> Payload:
+    """The lab tools in /usr/local/bin of dom0 and of every guest."""
+    p = Payload()
+    for name, exe in build_tools().items():
+        p.add_file(exe, f"/usr/local/bin/{name}", mode=0o755)
+    if extra is not None:
+        p.files.extend(extra.files)
+    return p
