@@ -606,41 +606,58 @@ HOT int msg_peek_once(struct ivcom_chan *ch, const void **buf, size_t *len)
     return r;
 }
 
-IVCOM_EXPORT int ivcom_msg_try_reserve(struct ivcom_chan *ch, size_t len, void **buf)
-{
-    int r = chan_usable(ch, IVCOM_MODE_MESSAGE);
+/* The one retry loop behind every call that may have to wait: try `op`;
+ * on -EAGAIN either ask the peer for an event and try once more (timeout
+ * 0: the caller may poll ivcom_fd()), or wait until the ring is ready and
+ * try again, until the deadline. */
+struct attempt {
+    ssize_t (*op)(struct ivcom_chan *ch, struct attempt *a);
+    enum wait_for what;
+    void *buf;                  /* reserve/read: out or destination */
+    const void *src;            /* write: source */
+    const void **cbuf;          /* peek: out */
+    size_t len, *out_len;
+};
 
-    if (r)
+static ssize_t with_retry(struct ivcom_chan *ch, struct attempt *a, int timeout_ms)
+{
+    uint64_t deadline;
+    ssize_t r = a->op(ch, a);
+    int w;
+
+    if (r != -EAGAIN)
         return r;
-    r = msg_reserve_once(ch, len, buf);
-    if (r == -EAGAIN) {
-        /* Ask for an event so that ivcom_fd() fires, then look again. */
-        ivcom_ring_prod_arm(&ch->tx, ch->tx.need);
-        r = msg_reserve_once(ch, len, buf);
+    if (timeout_ms == 0) {
+        arm(ch, a->what, ch->tx.need);
+        return a->op(ch, a);
     }
+    deadline = deadline_of(timeout_ms);
+    do {
+        w = chan_wait(ch, a->what, a->what == WAIT_TX ? ch->tx.need : 0, deadline);
+        if (w)
+            return w;
+        r = a->op(ch, a);
+    } while (r == -EAGAIN);
     return r;
+}
+
+static ssize_t msg_reserve_op(struct ivcom_chan *ch, struct attempt *a)
+{
+    return msg_reserve_once(ch, a->len, a->buf);
 }
 
 IVCOM_EXPORT int ivcom_msg_reserve(struct ivcom_chan *ch, size_t len, void **buf,
                                    int timeout_ms)
 {
-    uint64_t deadline;
+    struct attempt a = { .op = msg_reserve_op, .what = WAIT_TX, .buf = buf, .len = len };
     int r = chan_usable(ch, IVCOM_MODE_MESSAGE);
 
-    if (r)
-        return r;
-    r = msg_reserve_once(ch, len, buf);
-    if (r != -EAGAIN)
-        return r;
-    if (timeout_ms == 0)
-        return ivcom_msg_try_reserve(ch, len, buf);
-    deadline = deadline_of(timeout_ms);
-    do {
-        r = chan_wait(ch, WAIT_TX, ch->tx.need, deadline);
-        if (r == 0)
-            r = msg_reserve_once(ch, len, buf);
-    } while (r == -EAGAIN);
-    return r;
+    return r ? r : (int)with_retry(ch, &a, timeout_ms);
+}
+
+IVCOM_EXPORT int ivcom_msg_try_reserve(struct ivcom_chan *ch, size_t len, void **buf)
+{
+    return ivcom_msg_reserve(ch, len, buf, 0);
 }
 
 IVCOM_EXPORT int ivcom_msg_commit(struct ivcom_chan *ch)
@@ -658,40 +675,23 @@ IVCOM_EXPORT int ivcom_msg_commit(struct ivcom_chan *ch)
     return 0;
 }
 
-IVCOM_EXPORT int ivcom_msg_try_peek(struct ivcom_chan *ch, const void **buf, size_t *len)
+static ssize_t msg_peek_op(struct ivcom_chan *ch, struct attempt *a)
 {
-    int r = chan_usable(ch, IVCOM_MODE_MESSAGE);
-
-    if (r)
-        return r;
-    r = msg_peek_once(ch, buf, len);
-    if (r == -EAGAIN) {
-        ivcom_ring_cons_arm(&ch->rx);
-        r = msg_peek_once(ch, buf, len);
-    }
-    return r;
+    return msg_peek_once(ch, a->cbuf, a->out_len);
 }
 
 IVCOM_EXPORT int ivcom_msg_peek(struct ivcom_chan *ch, const void **buf, size_t *len,
                                 int timeout_ms)
 {
-    uint64_t deadline;
+    struct attempt a = { .op = msg_peek_op, .what = WAIT_RX, .cbuf = buf, .out_len = len };
     int r = chan_usable(ch, IVCOM_MODE_MESSAGE);
 
-    if (r)
-        return r;
-    r = msg_peek_once(ch, buf, len);
-    if (r != -EAGAIN)
-        return r;
-    if (timeout_ms == 0)
-        return ivcom_msg_try_peek(ch, buf, len);
-    deadline = deadline_of(timeout_ms);
-    do {
-        r = chan_wait(ch, WAIT_RX, 0, deadline);
-        if (r == 0)
-            r = msg_peek_once(ch, buf, len);
-    } while (r == -EAGAIN);
-    return r;
+    return r ? r : (int)with_retry(ch, &a, timeout_ms);
+}
+
+IVCOM_EXPORT int ivcom_msg_try_peek(struct ivcom_chan *ch, const void **buf, size_t *len)
+{
+    return ivcom_msg_peek(ch, buf, len, 0);
 }
 
 IVCOM_EXPORT int ivcom_msg_release(struct ivcom_chan *ch)
@@ -814,18 +814,17 @@ static int stream_peek_once(struct ivcom_chan *ch, const void **buf, size_t *len
     return r == -EPROTO ? ivcom_chan_fail(ch, r) : r;
 }
 
+static ssize_t stream_reserve_op(struct ivcom_chan *ch, struct attempt *a)
+{
+    return stream_reserve_once(ch, a->buf, a->out_len);
+}
+
 IVCOM_EXPORT int ivcom_stream_try_reserve(struct ivcom_chan *ch, void **buf, size_t *len)
 {
+    struct attempt a = { .op = stream_reserve_op, .what = WAIT_TX, .buf = buf, .out_len = len };
     int r = chan_usable(ch, IVCOM_MODE_STREAM);
 
-    if (r)
-        return r;
-    r = stream_reserve_once(ch, buf, len);
-    if (r == -EAGAIN) {
-        ivcom_ring_prod_arm(&ch->tx, 1);
-        r = stream_reserve_once(ch, buf, len);
-    }
-    return r;
+    return r ? r : (int)with_retry(ch, &a, 0);
 }
 
 IVCOM_EXPORT int ivcom_stream_commit(struct ivcom_chan *ch, size_t len)
@@ -842,19 +841,18 @@ IVCOM_EXPORT int ivcom_stream_commit(struct ivcom_chan *ch, size_t len)
     return 0;
 }
 
+static ssize_t stream_peek_op(struct ivcom_chan *ch, struct attempt *a)
+{
+    return stream_peek_once(ch, a->cbuf, a->out_len);
+}
+
 IVCOM_EXPORT int ivcom_stream_try_peek(struct ivcom_chan *ch, const void **buf,
                                        size_t *len)
 {
+    struct attempt a = { .op = stream_peek_op, .what = WAIT_RX, .cbuf = buf, .out_len = len };
     int r = chan_usable(ch, IVCOM_MODE_STREAM);
 
-    if (r)
-        return r;
-    r = stream_peek_once(ch, buf, len);
-    if (r == -EAGAIN) {
-        ivcom_ring_cons_arm(&ch->rx);
-        r = stream_peek_once(ch, buf, len);
-    }
-    return r;
+    return r ? r : (int)with_retry(ch, &a, 0);
 }
 
 IVCOM_EXPORT int ivcom_stream_release(struct ivcom_chan *ch, size_t len)
@@ -930,38 +928,25 @@ static ssize_t read_once(struct ivcom_chan *ch, uint8_t *dst, size_t len)
     return -EAGAIN;
 }
 
-IVCOM_EXPORT ssize_t ivcom_try_write(struct ivcom_chan *ch, const void *buf, size_t len)
+static ssize_t write_op(struct ivcom_chan *ch, struct attempt *a)
 {
-    return ivcom_write(ch, buf, len, 0);
+    return write_once(ch, a->src, a->len);
 }
 
 IVCOM_EXPORT ssize_t ivcom_write(struct ivcom_chan *ch, const void *buf, size_t len,
                                  int timeout_ms)
 {
-    uint64_t deadline;
-    ssize_t n;
+    struct attempt a = { .op = write_op, .what = WAIT_TX, .src = buf, .len = len };
     int r = chan_usable(ch, IVCOM_MODE_STREAM);
 
     if (r)
         return r;
-    if (len == 0)
-        return 0;
-    n = write_once(ch, buf, len);
-    if (n != -EAGAIN)
-        return n;
-    if (timeout_ms == 0) {
-        ivcom_ring_prod_arm(&ch->tx, 1);
-        return write_once(ch, buf, len);
-    }
-    deadline = deadline_of(timeout_ms);
-    for (;;) {
-        r = chan_wait(ch, WAIT_TX, 1, deadline);
-        if (r)
-            return r;
-        n = write_once(ch, buf, len);
-        if (n != -EAGAIN)
-            return n;
-    }
+    return len ? with_retry(ch, &a, timeout_ms) : 0;
+}
+
+IVCOM_EXPORT ssize_t ivcom_try_write(struct ivcom_chan *ch, const void *buf, size_t len)
+{
+    return ivcom_write(ch, buf, len, 0);
 }
 
 IVCOM_EXPORT ssize_t ivcom_write_all(struct ivcom_chan *ch, const void *buf, size_t len,
@@ -981,38 +966,25 @@ IVCOM_EXPORT ssize_t ivcom_write_all(struct ivcom_chan *ch, const void *buf, siz
     return (ssize_t)done;
 }
 
-IVCOM_EXPORT ssize_t ivcom_try_read(struct ivcom_chan *ch, void *buf, size_t len)
+static ssize_t read_op(struct ivcom_chan *ch, struct attempt *a)
 {
-    return ivcom_read(ch, buf, len, 0);
+    return read_once(ch, a->buf, a->len);
 }
 
 IVCOM_EXPORT ssize_t ivcom_read(struct ivcom_chan *ch, void *buf, size_t len,
                                 int timeout_ms)
 {
-    uint64_t deadline;
-    ssize_t n;
+    struct attempt a = { .op = read_op, .what = WAIT_RX, .buf = buf, .len = len };
     int r = chan_usable(ch, IVCOM_MODE_STREAM);
 
     if (r)
         return r;
-    if (len == 0)
-        return 0;
-    n = read_once(ch, buf, len);
-    if (n != -EAGAIN)
-        return n;
-    if (timeout_ms == 0) {
-        ivcom_ring_cons_arm(&ch->rx);
-        return read_once(ch, buf, len);
-    }
-    deadline = deadline_of(timeout_ms);
-    for (;;) {
-        r = chan_wait(ch, WAIT_RX, 0, deadline);
-        if (r)
-            return r;
-        n = read_once(ch, buf, len);
-        if (n != -EAGAIN)
-            return n;
-    }
+    return len ? with_retry(ch, &a, timeout_ms) : 0;
+}
+
+IVCOM_EXPORT ssize_t ivcom_try_read(struct ivcom_chan *ch, void *buf, size_t len)
+{
+    return ivcom_read(ch, buf, len, 0);
 }
 
 IVCOM_EXPORT int ivcom_wait_readable(struct ivcom_chan *ch, int timeout_ms)
