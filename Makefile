@@ -25,7 +25,9 @@ guest:
 
 build: deps core core-san guest
 
-test: build
+include tests/fuzz/fuzz.mk
+
+test: build fuzz-build
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: build

@@ -663,9 +663,10 @@ IVCOM_EXPORT int ivcom_msg_try_reserve(struct ivcom_chan *ch, size_t len, void *
 IVCOM_EXPORT int ivcom_msg_commit(struct ivcom_chan *ch)
 {
     uint32_t rec = ch->tx.pending;
+    int r = chan_usable(ch, IVCOM_MODE_MESSAGE);
 
-    if (ch->broken)
-        return ch->broken;
+    if (r)
+        return r;
     if (rec == 0)
         return -EINVAL;
     ivcom_ring_msg_commit(&ch->tx);
@@ -697,9 +698,10 @@ IVCOM_EXPORT int ivcom_msg_try_peek(struct ivcom_chan *ch, const void **buf, siz
 IVCOM_EXPORT int ivcom_msg_release(struct ivcom_chan *ch)
 {
     uint32_t rec = ch->rx.pending;
+    int r = chan_usable(ch, IVCOM_MODE_MESSAGE);
 
-    if (ch->broken)
-        return ch->broken;
+    if (r)
+        return r;
     if (rec == 0)
         return -EINVAL;
     ivcom_ring_msg_release(&ch->rx);
@@ -829,10 +831,10 @@ IVCOM_EXPORT int ivcom_stream_try_reserve(struct ivcom_chan *ch, void **buf, siz
 
 IVCOM_EXPORT int ivcom_stream_commit(struct ivcom_chan *ch, size_t len)
 {
-    int r;
+    int r = chan_usable(ch, IVCOM_MODE_STREAM);
 
-    if (ch->broken)
-        return ch->broken;
+    if (r)
+        return r;
     r = ivcom_ring_stream_commit(&ch->tx, len);
     if (r)
         return r;
@@ -857,10 +859,10 @@ IVCOM_EXPORT int ivcom_stream_try_peek(struct ivcom_chan *ch, const void **buf,
 
 IVCOM_EXPORT int ivcom_stream_release(struct ivcom_chan *ch, size_t len)
 {
-    int r;
+    int r = chan_usable(ch, IVCOM_MODE_STREAM);
 
-    if (ch->broken)
-        return ch->broken;
+    if (r)
+        return r;
     r = ivcom_ring_stream_release(&ch->rx, len);
     if (r)
         return r;
