@@ -7,7 +7,7 @@
  *   /local/domain/<server>/data/ivcom/<name>/      {server: none} {client: r}
  *       version mode s2c-order c2s-order ctrl-ref event-channel
  *       client-domid state
- *       client/state                               {server: none} {client: rw}
+ *       client/state client/event-channel          {server: none} {client: rw}
  *   /local/domain/<client>/data/ivcom-client/<server>/<name>
  *                                                  {client: none} {server: r}
  */
@@ -125,6 +125,8 @@ static int offer_once(struct ivcom_chan *ch, uint32_t ctrl_ref)
         err = write_node(ch, tx, "client", "", rw);
     if (!err)
         err = write_node(ch, tx, "client/state", "", rw);
+    if (!err)
+        err = write_node(ch, tx, "client/event-channel", "", rw);
     if (!err)
         err = write_node(ch, tx, "state", IVCOM_XS_STATE_OFFERED, ro);
     if (err) {
@@ -247,6 +249,17 @@ int ivcom_xs_set_state(struct ivcom_chan *ch, const char *state)
     if (ch->is_server) {
         err = node(path, sizeof(path), ch->xs_dir, "state");
         return err ? err : ops->xs_write(ch->plat, IVCOM_XS_NO_TX, path, state);
+    }
+    if (strcmp(state, IVCOM_XS_STATE_CONNECTED) == 0) {
+        /* Our end of the event channel, for tracers that attribute events
+         * to channels (the server's end is event-channel). */
+        char port[16];
+        snprintf(port, sizeof(port), "%u", ch->port);
+        err = node(path, sizeof(path), ch->xs_dir, "client/event-channel");
+        if (!err)
+            err = ops->xs_write(ch->plat, IVCOM_XS_NO_TX, path, port);
+        if (err)
+            return err;
     }
     err = node(path, sizeof(path), ch->xs_dir, "client/state");
     if (!err)

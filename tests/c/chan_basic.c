@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Description: a server and a client domain connect over the real
  * handshake; messages flow both ways with the copy and zero-copy APIs; an
- * orderly close reaches the peer as -EPIPE only after it drained. */
+ * orderly close reaches the peer as -EPIPE only after it drained.  The
+ * client's end of the event channel is published for tracers. */
 #include "chan_helpers.h"
+#include "internal.h"
 
 static int client(struct ivcom_platform *plat, void *arg)
 {
@@ -49,6 +51,12 @@ int main(void)
     /* before the client connected */
     T_EQ(ivcom_try_send(ch, "x", 1), -ENOTCONN);
     T_OK(ivcom_accept(ch, 5000));
+    {
+        char path[IVCOM_PATH_MAX + 32], val[16];
+        snprintf(path, sizeof(path), "%s/client/event-channel", ch->xs_dir);
+        T_OK(plat->ops->xs_read(plat, IVCOM_XS_NO_TX, path, val, sizeof(val)));
+        T_ASSERT(strtoul(val, NULL, 10) > 0);
+    }
     T_EQ(ivcom_send(ch, "hello", 5, 5000), 5);
     T_EQ(ivcom_recv(ch, buf, sizeof(buf), 5000), 6);
     T_ASSERT(memcmp(buf, "world!", 6) == 0);
