@@ -12,7 +12,9 @@ def test_vchan_round_trips(lab):
     assert len(rr) == 1
     assert rr[0]["transport"] == "vchan"
     assert rr[0]["size"] == 64 and rr[0]["count"] == 200
-    assert 0 < rr[0]["min_us"] <= rr[0]["median_us"] <= rr[0]["max_us"]
+    # TCG's clock can clamp a single round trip to 0: order only, median > 0.
+    assert 0 <= rr[0]["min_us"] <= rr[0]["median_us"] <= rr[0]["max_us"]
+    assert rr[0]["median_us"] > 0
 
 
 def test_vchan_bulk_verified(lab):
