@@ -275,6 +275,16 @@ int ivcom_xs_set_state(struct ivcom_chan *ch, const char *state)
     return err;
 }
 
+int ivcom_xs_client_came(struct ivcom_chan *ch)
+{
+    char val[32];
+
+    if (read_leaf(ch, "client/state", val, sizeof(val)))
+        return 0;
+    return strcmp(val, IVCOM_XS_STATE_CONNECTED) == 0 ||
+           strcmp(val, IVCOM_XS_STATE_CLOSED) == 0;
+}
+
 int ivcom_xs_peer_gone(struct ivcom_chan *ch)
 {
     const struct ivcom_platform_ops *ops = ch->plat->ops;

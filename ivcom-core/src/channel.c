@@ -163,11 +163,14 @@ static int ready(struct ivcom_chan *ch, enum wait_for what, uint32_t need)
     case WAIT_PEER_UP: {
         /* A4: pairs with R4 in ivcom_connect(). */
         uint8_t v = ivcom_load_acquire(ch->peer_live);
-        if (v == IVCOM_LIVE_UP)
+        /* A client may connect, send and close before we look: it was
+         * here (its data is still to be drained) if it is up or closed,
+         * if it published anything, or if XenStore says it came. */
+        if (v == IVCOM_LIVE_UP || v == IVCOM_LIVE_CLOSED || ch->peer_seen)
             return 1;
-        if (v == IVCOM_LIVE_DEAD)
-            return 0;
-        return v == IVCOM_LIVE_CLOSED ? -EPIPE : ivcom_chan_fail(ch, -EPROTO);
+        if (v != IVCOM_LIVE_DEAD)
+            return ivcom_chan_fail(ch, -EPROTO);
+        return ivcom_load_acquire(&ch->rx.pl->prod) != 0;
     }
     }
     return -EINVAL;
@@ -262,7 +265,9 @@ static int chan_wait(struct ivcom_chan *ch, enum wait_for what, uint32_t need,
         if (e == 0) {
             ch->st.wakeups++;
         } else if (e == -ETIMEDOUT) {
-            if (ch->connected && ivcom_xs_peer_gone(ch)) {
+            if (what == WAIT_PEER_UP)
+                ch->peer_seen = ivcom_xs_client_came(ch);
+            else if (ch->connected && ivcom_xs_peer_gone(ch)) {
                 ch->closing = 1;        /* peer_state() now says -EPIPE */
                 ch->ready = 0;          /* and the fast paths step aside */
             }

@@ -39,6 +39,7 @@ struct ivcom_chan {
     struct ivcom_evtchn *ev;
     uint32_t port;
     int      closing;
+    int      peer_seen;             /* server: XenStore says the client came */
     uint32_t tx_len, rx_len;        /* payload of the reserved/peeked message */
 
     char     xs_dir[IVCOM_PATH_MAX];    /* server's offer directory */
@@ -60,6 +61,8 @@ int  ivcom_xs_read_offer(struct ivcom_chan *ch, int server_domid,
                          uint32_t *ctrl_ref, uint32_t *port,
                          int timeout_ms);
 int  ivcom_xs_set_state(struct ivcom_chan *ch, const char *state);
+/* Server, before accept saw the client: 1 if client/state says it came. */
+int  ivcom_xs_client_came(struct ivcom_chan *ch);
 /* 1 when the peer's presence node is gone or says closed, else 0. */
 int  ivcom_xs_peer_gone(struct ivcom_chan *ch);
 void ivcom_xs_withdraw(struct ivcom_chan *ch);
