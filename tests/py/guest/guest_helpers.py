@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import signal
@@ -111,3 +112,79 @@ def boot_as_dom0(xen: Path, image: Path, cmdline: str = "",
             if line.startswith(RESULT_PREFIX):
                 result = line[len(RESULT_PREFIX):].strip()
     return Boot(log=log, result=result, exited=exited)
+
+
+# ---- tiny guests as domUs in the Xen lab ------------------------------------
+# Busybox sh for lab scenarios (lib.sh is sourced; cwd is $OUT).  Guest
+# images and the config template are expected in $G.
+GUEST_SH = r"""
+G=${G:-/tmp/ivcom-guest}
+# guest_cfg NAME APP EXTRA: the xl config, generated from the template.
+guest_cfg() {
+    sed -e "s|@NAME@|$1|g" -e "s|@KERNEL@|$G/ivcom-guest-$2.elf|g" \
+        -e "s|@EXTRA@|$3|g" "$G/guest.cfg.in" >"$1.cfg"
+}
+# guest_create NAME [xl create options]: retried once (xl's helper can
+# crash under TCG).  Not confirmed with `xl list`: a quick guest may be
+# gone already.
+guest_create() {
+    name=$1
+    shift
+    attempt=1
+    until xl create "$@" "$name.cfg" >"xl-create-$name.log" 2>&1; do
+        xl destroy "$name" >/dev/null 2>&1
+        [ $attempt -ge 2 ] &&
+            lab_fail "xl create $name failed twice: $(tail -n 1 xl-create-$name.log)"
+        lab_retry_note "xl create $name failed; retrying once"
+        attempt=2
+        sleep 1
+    done
+}
+# guest_finish NAME: wait for the result line and for the guest to shut
+# itself down; keep its console log (CRs stripped).
+guest_finish() {
+    name=$1
+    log=$CONSOLE_DIR/guest-$name.log
+    t=0
+    while [ $t -lt 600 ] && ! grep -q '^ivcom-guest: result: ' "$log" 2>/dev/null; do
+        sleep 0.2
+        t=$((t + 1))
+    done
+    t=0
+    while [ $t -lt 100 ] && xl list "$name" >/dev/null 2>&1; do
+        sleep 0.2
+        t=$((t + 1))
+    done
+    if xl list "$name" >/dev/null 2>&1; then
+        echo "$name" >>still-running
+        xl destroy "$name" >/dev/null 2>&1
+    fi
+    tr -d '\r' <"$log" >"console-$name.log" 2>/dev/null
+    lab_log "$name: $(grep '^ivcom-guest: result: ' "console-$name.log" | head -n 1)"
+}
+run_guest() {
+    guest_cfg "$1" "$2" "$3"
+    guest_create "$1"
+    guest_finish "$1"
+}
+"""
+
+
+def ship(path: Path, dest: str) -> str:
+    """Shell lines that recreate `path` at `dest` in dom0 (base64 inside the
+    scenario script: no image rebuild and no shared file needed)."""
+    data = base64.encodebytes(path.read_bytes()).decode()
+    return f"base64 -d >{dest} <<'IVCOM_B64'\n{data}IVCOM_B64\n"
+
+
+def result_of(console: str) -> str | None:
+    """The text after the first "ivcom-guest: result: " line, if any."""
+    for line in console.splitlines():
+        if line.startswith(RESULT_PREFIX):
+            return line[len(RESULT_PREFIX):].strip()
+    return None
+
+
+def key_values(text: str) -> dict[str, str]:
+    """The key=value words of a result line."""
+    return dict(w.split("=", 1) for w in text.split() if "=" in w)

@@ -9,68 +9,19 @@ dom0 smoke test cannot reach them.
 
 from __future__ import annotations
 
-import base64
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from guest_helpers import APP_DIR, RESULT_PREFIX
+from guest_helpers import APP_DIR, GUEST_SH, RESULT_PREFIX, ship
 
 pytestmark = pytest.mark.lab
 
 # Busybox sh in dom0, with the lab's lib.sh sourced; cwd is $OUT.  The
 # images and the config template travel inside the script (base64), so the
 # standard lab image serves as is: no image rebuild when the guest changes.
-RUN_GUEST = r"""
-G=/tmp/ivcom-guest
-# guest_cfg NAME APP EXTRA: the xl config, generated from the template.
-guest_cfg() {
-    sed -e "s|@NAME@|$1|g" -e "s|@KERNEL@|$G/ivcom-guest-$2.elf|g" \
-        -e "s|@EXTRA@|$3|g" "$G/guest.cfg.in" >"$1.cfg"
-}
-# guest_create NAME [xl create options]: retried once (xl's helper can
-# crash under TCG).  Not confirmed with `xl list`: a quick guest may be
-# gone already.
-guest_create() {
-    name=$1
-    shift
-    attempt=1
-    until xl create "$@" "$name.cfg" >"xl-create-$name.log" 2>&1; do
-        xl destroy "$name" >/dev/null 2>&1
-        [ $attempt -ge 2 ] && lab_fail "xl create $name failed twice: $(tail -n 1 xl-create-$name.log)"
-        lab_retry_note "xl create $name failed; retrying once"
-        attempt=2
-        sleep 1
-    done
-}
-# guest_finish NAME: wait for the result line and for the guest to shut
-# itself down; keep its console log (CRs stripped).
-guest_finish() {
-    name=$1
-    log=$CONSOLE_DIR/guest-$name.log
-    t=0
-    while [ $t -lt 600 ] && ! grep -q '^ivcom-guest: result: ' "$log" 2>/dev/null; do
-        sleep 0.2
-        t=$((t + 1))
-    done
-    t=0
-    while [ $t -lt 100 ] && xl list "$name" >/dev/null 2>&1; do
-        sleep 0.2
-        t=$((t + 1))
-    done
-    if xl list "$name" >/dev/null 2>&1; then
-        echo "$name" >>still-running
-        xl destroy "$name" >/dev/null 2>&1
-    fi
-    tr -d '\r' <"$log" >"console-$name.log" 2>/dev/null
-    lab_log "$name: $(grep '^ivcom-guest: result: ' "console-$name.log" | head -n 1)"
-}
-run_guest() {
-    guest_cfg "$1" "$2" "$3"
-    guest_create "$1"
-    guest_finish "$1"
-}
+RUN_GUEST = GUEST_SH + r"""
 # run_pair SERVER CLIENT ROUNDS: both created paused, the client's domid
 # handed to the server through its own XenStore directory, then both run.
 run_pair() {
@@ -93,12 +44,6 @@ run_pair() {
 RUNS = (("ghello", "hello", ""), ("gbad", "hello", "domid=notanumber"),
         ("gnoapp", "noapp", ""))
 PAIR = ("xsrv", "xcli", 500)
-
-
-def ship(path: Path, dest: str) -> str:
-    """Shell lines that recreate `path` at `dest` in dom0."""
-    data = base64.encodebytes(path.read_bytes()).decode()
-    return f"base64 -d >{dest} <<'IVCOM_B64'\n{data}IVCOM_B64\n"
 
 
 def scenario_script(images: Path) -> str:

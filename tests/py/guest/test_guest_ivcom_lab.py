@@ -1,0 +1,539 @@
+"""libivcom inside the tiny guest, on real Xen in the lab (one boot).
+
+The tiny guest's IVCOM apps (echo, pingpong, source, sink; the minios
+platform backend) are proven against each other domU to domU, against
+libivcom's Linux tools in dom0 (xen-linux backend), against a peer that
+is destroyed mid-stream and against a hostile client, and the figures the
+benchmark wants are collected (image size, memory, time to "ready",
+round trip and throughput tiny<->tiny).
+
+Each case is its own scenario (a failure in one does not hide the
+others); all run in ONE lab boot.  The guest images, the xl config
+template, ivcom-pingpong / ivcom-stream (`make core`) and the hostile
+client travel as the runner's shared files ($LAB_FILES), so the standard
+lab image serves as is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from guest_helpers import APP_DIR, GUEST_SH, OUT, ROOT, key_values, result_of
+
+pytestmark = pytest.mark.lab
+
+TT_COUNT = 2000             # tiny<->tiny round trips
+DOM0_COUNT = 1000           # round trips with a dom0 process
+STREAM_COUNT = 20000        # messages tiny->tiny
+STREAM_SIZE = 1024
+D0_STREAM_COUNT = 5000      # messages between a tiny guest and dom0
+
+
+def warm(n: int) -> int:
+    """Warm-up rounds before the measured ones (ivcom-pingpong's rule)."""
+    return min(n // 10, 1000)
+
+
+APPS = ("echo", "pingpong", "source", "sink")
+CORE_TOOLS = ("ivcom-pingpong", "ivcom-stream")
+HOSTILE_SRC = ROOT / "tests" / "lab-tools" / "lab-ivcom-hostile.c"
+
+PRELUDE = GUEST_SH + r"""
+mkdir -p "$G"
+cp "$LAB_FILES"/* "$G"/ || lab_fail "cannot copy the shared files"
+chmod +x "$G"/ivcom-pingpong "$G"/ivcom-stream "$G"/lab-ivcom-hostile
+PATH=$G:$PATH
+now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
+# tell DOMID PEER: the peer's domid in the guest's data/ivcom-peer.
+tell() {
+    xenstore-write "/local/domain/$1/data/ivcom-peer" "$2" &&
+        xenstore-chmod "/local/domain/$1/data/ivcom-peer" "n$1" ||
+        lab_fail "cannot tell dom$1 its peer"
+}
+# pair_start S APP EXTRA C APP EXTRA: both created paused (the server
+# first: XenStore perms may only name existing domains), each told the
+# other's domid, then both unpaused.  Domids in domids-S.
+pair_start() {
+    guest_cfg "$1" "$2" "$3"
+    guest_create "$1" -p
+    sid=$(xl domid "$1") || lab_fail "$1 not created"
+    guest_cfg "$4" "$5" "$6"
+    guest_create "$4" -p
+    cid=$(xl domid "$4") || lab_fail "$4 not created"
+    tell "$sid" "$cid"
+    tell "$cid" "$sid"
+    echo "$sid $cid" >"domids-$1"
+    xl unpause "$1"
+    xl unpause "$4"
+}
+pair() {
+    pair_start "$@"
+    guest_finish "$4"
+    guest_finish "$1"
+}
+# keep_console NAME: the console log of a guest that will never finish.
+keep_console() {
+    tr -d '\r' <"$CONSOLE_DIR/guest-$1.log" >"console-$1.log" 2>/dev/null
+}
+# wait_console NAME PATTERN LIMIT_S: 0 seen, else fail the scenario.
+wait_console() {
+    lab_poll_console "$1" "$2" "$3" || lab_fail "$1: no '$2' within ${3}s"
+}
+diag() {
+    xl dmesg >xl-dmesg.txt 2>&1
+    dmesg | tail -n 60 >dom0-dmesg-tail.txt 2>&1
+}
+"""
+
+SCN_TT = f"""
+# tiny <-> tiny, dom0 not in the data path: echo server + pingpong client,
+# then source -> sink in message and in stream mode.
+pair ttecho echo "role=server name=tt-pp" \\
+     ttping pingpong "role=client name=tt-pp count={TT_COUNT} size=64"
+pair ttsink sink "role=server name=tt-st size={STREAM_SIZE} count={STREAM_COUNT}" \\
+     ttsrc source "role=client name=tt-st size={STREAM_SIZE} count={STREAM_COUNT}"
+pair ttssink sink "role=server name=tt-ss mode=stream size={STREAM_SIZE} count={STREAM_COUNT}" \\
+     ttssrc source "role=client name=tt-ss mode=stream size={STREAM_SIZE} count={STREAM_COUNT}"
+diag
+"""
+
+SCN_DOM0 = f"""
+# A tiny guest against libivcom's Linux tools in dom0 (xen-linux backend).
+# 1. ivcom-pingpong server in dom0, tiny pingpong client.
+guest_cfg d0ping pingpong "role=client peer=0 name=d0-pp count={DOM0_COUNT}"
+guest_create d0ping -p
+g=$(xl domid d0ping) || lab_fail "d0ping not created"
+echo "$g" >domid-d0ping
+timeout 150 ivcom-pingpong -p "$g" -n d0-pp -t 60000 server >pp-server.out 2>pp-server.err &
+spid=$!
+xl unpause d0ping
+guest_finish d0ping
+wait $spid
+echo $? >pp-server.rc
+
+# 2. tiny echo server, ivcom-pingpong client in dom0.
+guest_cfg d0echo echo "role=server peer=0 name=d0-echo"
+guest_create d0echo
+g=$(xl domid d0echo) || lab_fail "d0echo not created"
+echo "$g" >domid-d0echo
+timeout 150 ivcom-pingpong -p "$g" -n d0-echo -c {DOM0_COUNT} -t 60000 -j client \\
+    >pp-client.json 2>pp-client.err
+echo $? >pp-client.rc
+guest_finish d0echo
+
+# 3. tiny source -> ivcom-stream sink (server) in dom0.
+guest_cfg d0src source "role=client peer=0 name=d0-st size={STREAM_SIZE} count={D0_STREAM_COUNT}"
+guest_create d0src -p
+g=$(xl domid d0src) || lab_fail "d0src not created"
+timeout 150 ivcom-stream -p "$g" -n d0-st -s {STREAM_SIZE} -t 60000 -j server \\
+    >st-server.json 2>st-server.err &
+spid=$!
+xl unpause d0src
+guest_finish d0src
+wait $spid
+echo $? >st-server.rc
+
+# 4. ivcom-stream source (client) in dom0 -> tiny sink.
+guest_cfg d0sink sink "role=server peer=0 name=d0-sk size={STREAM_SIZE} count={D0_STREAM_COUNT}"
+guest_create d0sink
+g=$(xl domid d0sink) || lab_fail "d0sink not created"
+timeout 150 ivcom-stream -p "$g" -n d0-sk -s {STREAM_SIZE} -c {D0_STREAM_COUNT} -t 60000 client \\
+    >st-client.out 2>st-client.err
+echo $? >st-client.rc
+guest_finish d0sink
+diag
+"""
+
+SCN_DESTROY = r"""
+# A peer destroyed with `xl destroy` mid-stream: the survivor must say
+# -EPIPE instead of hanging.  (The tiny guest has no unmap notify, and a
+# destroyed domain runs none: only the XenStore presence probe can tell.)
+# 1. tiny sink survives a destroyed tiny source.
+pair_start dsink sink "role=server name=d-st size=64 count=100000000" \
+           dsrc source "role=client name=d-st size=64 count=100000000"
+wait_console dsink '^sink: connected' 90
+sleep 2
+t0=$(now_ms)
+xl destroy dsrc
+keep_console dsrc
+guest_finish dsink
+echo "$(( $(now_ms) - t0 ))" >dsink-detect-ms
+
+# 2. an ivcom-stream source in dom0 survives a destroyed tiny sink.
+guest_cfg dsink2 sink "role=server peer=0 name=d-st2 size=64"
+guest_create dsink2
+g=$(xl domid dsink2) || lab_fail "dsink2 not created"
+timeout 120 ivcom-stream -p "$g" -n d-st2 -s 64 -c 1000000000000 -t 60000 client \
+    >dsrc0.out 2>dsrc0.err &
+spid=$!
+wait_console dsink2 '^sink: connected' 90
+sleep 2
+t0=$(now_ms)
+xl destroy dsink2
+keep_console dsink2
+wait $spid
+echo $? >dsrc0.rc
+echo "$(( $(now_ms) - t0 ))" >dsrc0-detect-ms
+diag
+"""
+
+SCN_HOSTILE = r"""
+# A hostile dom0 client: maps a tiny echo server's channel by hand, sends
+# one honest message, then publishes an impossible producer index.
+guest_cfg hecho echo "role=server peer=0 name=hx"
+guest_create hecho
+g=$(xl domid hecho) || lab_fail "hecho not created"
+echo "$g" >domid-hecho
+base=/local/domain/$g/data/ivcom/hx
+t=0
+until [ "$(xenstore-read "$base/state" 2>/dev/null)" = offered ]; do
+    [ $t -ge 450 ] && lab_fail "no offer from hecho within 90 s"
+    sleep 0.2
+    t=$((t + 1))
+done
+ref=$(xenstore-read "$base/ctrl-ref") || lab_fail "no ctrl-ref"
+port=$(xenstore-read "$base/event-channel") || lab_fail "no event-channel"
+pres=/local/domain/0/data/ivcom-client/$g/hx
+xenstore-write "$pres" connected && xenstore-chmod "$pres" n0 "r$g" \
+    || lab_fail "cannot write the presence node"
+timeout 90 lab-ivcom-hostile "$g" "$ref" "$port" >hostile.out 2>hostile.err
+echo $? >hostile.rc
+guest_finish hecho
+diag
+"""
+
+SCN_BOOT = r"""
+# Time from `xl create` to the guest's ready line: the tiny guest (three
+# times) and a Linux PV domU (the lab's standard guest), same boot.
+# figure GUEST RUN MS MEMORY_MIB IMAGE_BYTES: one JSON line.
+figure() {
+    printf '{"figure": "create_to_ready_ms", "guest": "%s", "run": %s, "ms": %s, ' \
+        "$1" "$2" "$3" >>figures.jsonl
+    printf '"memory_mib": %s, "image_bytes": %s}\n' "$4" "$5" >>figures.jsonl
+}
+for i in 1 2 3; do
+    guest_cfg tboot$i sink "role=server peer=0 name=tboot timeout=500"
+    t0=$(now_ms)
+    guest_create tboot$i
+    wait_console tboot$i '^ivcom-guest: ready' 60
+    t1=$(now_ms)
+    mem=$(sed -n 's/^memory *= *//p' tboot$i.cfg)
+    size=$(wc -c <"$G/ivcom-guest-sink.elf")
+    figure tiny "$i" $((t1 - t0)) "$mem" "$size"
+    guest_finish tboot$i
+done
+t0=$(now_ms)
+lab_guest pvboot run=/bin/sleep args=600
+lab_poll_console pvboot '^ivcom-guest: pvboot up' 150 || lab_fail "pvboot: no marker"
+t1=$(now_ms)
+mem=$(sed -n 's/^memory *= *//p' "$LAB_CFG_DIR/pvboot.cfg")
+size=$(wc -c <"$LAB_GUEST_KERNEL")
+figure linux-pv 1 $((t1 - t0)) "$mem" "$size"
+lab_destroy pvboot
+
+# Bad input: one clear FAILURE line, then a clean shutdown.
+run_guest badrole echo "role=bogus"
+run_guest badsize source "peer=0 size=lots"
+run_guest nooffer sink "role=client peer=0 name=nobody-here timeout=300"
+"""
+
+SCENARIOS = {"ivcom-tt": SCN_TT, "ivcom-dom0": SCN_DOM0, "ivcom-destroy": SCN_DESTROY,
+             "ivcom-hostile": SCN_HOSTILE, "ivcom-boot": SCN_BOOT}
+
+
+@dataclass(frozen=True)
+class Run:
+    dirs: dict[str, Path]
+    ok: dict[str, str]          # scenario -> "" or its failure reason
+
+    def dir(self, scn: str) -> Path:
+        assert not self.ok[scn], f"scenario {scn} failed: {self.ok[scn]} ({self.dirs[scn]})"
+        return self.dirs[scn]
+
+    def text(self, scn: str, name: str) -> str:
+        p = self.dirs[scn] / name
+        assert p.is_file(), f"{p} missing (scenario {scn}: {self.ok[scn] or 'ok'})"
+        return p.read_text(errors="replace")
+
+    def console(self, scn: str, guest: str) -> str:
+        return self.text(scn, f"console-{guest}.log")
+
+    def result(self, scn: str, guest: str) -> str:
+        con = self.console(scn, guest)
+        res = result_of(con)
+        assert res is not None, f"{guest}: no result line:\n{con[-3000:]}"
+        return res
+
+
+def build_hostile(out: Path) -> Path:
+    """The hostile client, libc only (as every tests/lab-tools program)."""
+    exe = out / "lab-ivcom-hostile"
+    cc = os.environ.get("CC", "gcc")
+    proc = subprocess.run([cc, "-O2", "-g0", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE",
+                           "-o", str(exe), str(HOSTILE_SRC)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, f"cannot build {HOSTILE_SRC.name}:\n{proc.stderr}"
+    return exe
+
+
+def core_tools() -> dict[str, Path]:
+    """libivcom's Linux tools, rebuilt (`make core`) so the freshest
+    xen-linux backend goes into dom0."""
+    proc = subprocess.run(["make", "-C", str(ROOT), "core"], capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert proc.returncode == 0, f"make core failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+    tools = {t: ROOT / "build" / "core" / "bin" / t for t in CORE_TOOLS}
+    for t, p in tools.items():
+        assert p.is_file(), f"make core did not build {t}"
+    return tools
+
+
+@pytest.fixture(scope="module")
+def run(guest_images: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    try:
+        from ivcom.lab.errors import LabError, QemuUnavailable
+        from ivcom.lab.image import build_image
+        from ivcom.lab.runner import LabRunner, Scenario, check_qemu
+        from ivcom.lab.tools import standard_payload
+    except ImportError as exc:
+        pytest.skip(f"the lab runner (ivcom.lab) is not importable: {exc}")
+    try:
+        check_qemu()
+    except QemuUnavailable as exc:
+        pytest.skip(f"Xen lab unavailable: {exc}")
+    if shutil.which("make") is None:
+        pytest.skip("make not available: cannot build libivcom's tools")
+
+    files: dict[str, Path] = {f"ivcom-guest-{a}.elf": guest_images / f"ivcom-guest-{a}.elf"
+                              for a in APPS}
+    for name, p in files.items():
+        assert p.is_file(), f"{name} was not built (does ivcom-core/src/plat_minios.c exist?)"
+    files["guest.cfg.in"] = APP_DIR / "guest.cfg.in"
+    files.update(core_tools())
+    files["lab-ivcom-hostile"] = build_hostile(tmp_path_factory.mktemp("hostile"))
+
+    scns = [Scenario(name, PRELUDE + body) for name, body in SCENARIOS.items()]
+    try:
+        image = build_image(standard_payload(), log=True)
+        runner = LabRunner(image, timeout=float(os.environ.get("IVCOM_LAB_TIMEOUT", "600")),
+                           scenario_timeout=200.0, status=print)
+        res = runner.boot(scns, tag="guest-ivcom", files=files)
+    except QemuUnavailable as exc:
+        pytest.skip(f"Xen lab unavailable: {exc}")
+    except LabError as exc:
+        pytest.fail(f"lab boot failed: {exc}", pytrace=False)
+    for note in res.retries:
+        print(f"ivcom lab: retried: {note}")
+    dirs, ok = {}, {}
+    for name in SCENARIOS:
+        s = res.scenarios.get(name)
+        assert s is not None, f"scenario {name} did not run (log {res.log})"
+        dirs[name] = s.dir
+        ok[name] = "" if s.ok else (s.reason or f"exit status {s.rc}")
+        print(f"ivcom lab: {name}: {'ok' if s.ok else 'FAILED: ' + ok[name]} ({s.dir})")
+    return Run(dirs, ok)
+
+
+def domids(run: Run, scn: str, server: str) -> tuple[int, int]:
+    a, b = run.text(scn, f"domids-{server}").split()
+    return int(a), int(b)
+
+
+# ---- (a) tiny <-> tiny ---------------------------------------------------------
+
+def test_tiny_pingpong_tiny(run: Run) -> None:
+    run.dir("ivcom-tt")
+    sid, cid = domids(run, "ivcom-tt", "ttecho")
+    assert sid > 0 and cid > 0 and sid != cid       # two domUs: dom0 is no end
+    res = run.result("ivcom-tt", "ttping")
+    assert res.startswith("SUCCESS pingpong: "), res
+    kv = key_values(res)
+    assert kv["peer"] == f"dom{sid}"
+    assert int(kv["count"]) == TT_COUNT and int(kv["size"]) == 64
+    assert int(kv["samples"]) + int(kv["clock_backsteps"]) == TT_COUNT
+    assert int(kv["samples"]) > TT_COUNT // 2
+    lo, p10, med, p90, hi = (int(kv[f"rtt_{k}_ns"]) for k in ("min", "p10", "median", "p90",
+                                                               "max"))
+    assert 0 < lo <= p10 <= med <= p90 <= hi
+    assert int(kv["rtt_mean_ns"]) == int(kv["total_ns"]) // TT_COUNT > 0
+    echo = run.result("ivcom-tt", "ttecho")
+    n = TT_COUNT + warm(TT_COUNT)
+    assert echo == f"SUCCESS echo: echoed {n} messages ({n * 64} bytes) with dom{cid}"
+
+
+@pytest.mark.parametrize("server,client,mode", [("ttsink", "ttsrc", "message"),
+                                                ("ttssink", "ttssrc", "stream")])
+def test_tiny_source_to_tiny_sink(run: Run, server: str, client: str, mode: str) -> None:
+    run.dir("ivcom-tt")
+    sid, cid = domids(run, "ivcom-tt", server)
+    sink = run.result("ivcom-tt", server)
+    assert sink.startswith("SUCCESS sink: "), sink
+    kv = key_values(sink)
+    assert kv["peer"] == f"dom{cid}" and kv["mode"] == mode
+    assert int(kv["msgs"]) == STREAM_COUNT
+    assert int(kv["bytes"]) == STREAM_COUNT * STREAM_SIZE
+    assert int(kv["ns"]) > 0 and int(kv["bytes_per_s"]) > 0
+    src = run.result("ivcom-tt", client)
+    assert src.startswith("SUCCESS source: "), src
+    skv = key_values(src)
+    assert skv["peer"] == f"dom{sid}"
+    assert int(skv["bytes"]) == STREAM_COUNT * STREAM_SIZE
+
+
+# ---- (b) tiny guest <-> dom0 Linux process -------------------------------------
+
+def test_dom0_pingpong_server_tiny_client(run: Run) -> None:
+    scn = "ivcom-dom0"
+    res = run.result(scn, "d0ping")
+    err = run.text(scn, "pp-server.err")
+    assert res.startswith("SUCCESS pingpong: peer=dom0 "), f"{res}\ndom0 server: {err}"
+    assert int(key_values(res)["count"]) == DOM0_COUNT
+    assert run.text(scn, "pp-server.rc").strip() == "0", err
+    n = DOM0_COUNT + warm(DOM0_COUNT)
+    assert f"server echoed {n} messages" in err
+
+
+def test_tiny_echo_dom0_pingpong_client(run: Run) -> None:
+    scn = "ivcom-dom0"
+    err = run.text(scn, "pp-client.err")
+    assert run.text(scn, "pp-client.rc").strip() == "0", err
+    out = json.loads(run.text(scn, "pp-client.json"))
+    assert out["platform"] == "xen-linux" and out["count"] == DOM0_COUNT
+    # dom0's clock is coarse in the TCG lab: a single round may read 0 ns.
+    assert 0 <= out["rtt_ns"]["min"] <= out["rtt_ns"]["median"] <= out["rtt_ns"]["p99"]
+    assert out["rtt_ns"]["mean"] > 0
+    n = DOM0_COUNT + warm(DOM0_COUNT)
+    assert run.result(scn, "d0echo") == \
+        f"SUCCESS echo: echoed {n} messages ({n * 64} bytes) with dom0"
+
+
+def test_tiny_source_dom0_sink(run: Run) -> None:
+    scn = "ivcom-dom0"
+    src = run.result(scn, "d0src")
+    err = run.text(scn, "st-server.err")
+    assert src.startswith("SUCCESS source: peer=dom0 "), f"{src}\ndom0 sink: {err}"
+    assert run.text(scn, "st-server.rc").strip() == "0", err
+    out = json.loads(run.text(scn, "st-server.json"))
+    assert out["bytes"] == D0_STREAM_COUNT * STREAM_SIZE
+    assert out["receives"] == D0_STREAM_COUNT
+
+
+def test_dom0_source_tiny_sink(run: Run) -> None:
+    scn = "ivcom-dom0"
+    err = run.text(scn, "st-client.err")
+    assert run.text(scn, "st-client.rc").strip() == "0", err
+    sink = run.result(scn, "d0sink")
+    assert sink.startswith("SUCCESS sink: peer=dom0 "), f"{sink}\ndom0 source: {err}"
+    kv = key_values(sink)
+    assert int(kv["msgs"]) == D0_STREAM_COUNT
+    assert int(kv["bytes"]) == D0_STREAM_COUNT * STREAM_SIZE
+
+
+# ---- (c) peer destroyed mid-stream ---------------------------------------------
+
+def test_tiny_sink_survives_destroyed_source(run: Run) -> None:
+    scn = "ivcom-destroy"
+    res = run.result(scn, "dsink")
+    assert res.startswith("FAILURE sink: receive: -EPIPE "), res
+    assert " of 100000000 messages" in res
+    assert result_of(run.console(scn, "dsrc")) is None     # it never got to say anything
+    print(f"tiny sink noticed the destroyed source within "
+          f"{run.text(scn, 'dsink-detect-ms').strip()} ms (dom0 clock, 200 ms polling)")
+
+
+def test_dom0_source_survives_destroyed_tiny_sink(run: Run) -> None:
+    scn = "ivcom-destroy"
+    rc = run.text(scn, "dsrc0.rc").strip()
+    err = run.text(scn, "dsrc0.err")
+    assert rc == "1", f"ivcom-stream exit status {rc} (124 = hung until timeout): {err}"
+    assert "peer closed the channel or died" in err, err
+    assert "sink: connected" in run.console(scn, "dsink2")
+    print(f"dom0 source noticed the destroyed sink within "
+          f"{run.text(scn, 'dsrc0-detect-ms').strip()} ms")
+
+
+# ---- (d) hostile peer -----------------------------------------------------------
+
+def test_hostile_producer_index_is_eproto(run: Run) -> None:
+    scn = "ivcom-hostile"
+    out = run.text(scn, "hostile.out")
+    assert run.text(scn, "hostile.rc").strip() == "0", out + run.text(scn, "hostile.err")
+    assert "lab-ivcom-hostile: echo ok" in out
+    res = run.result(scn, "hecho")
+    assert res.startswith("FAILURE echo: receive: -EPROTO "), res
+    assert res.endswith("after 1 messages"), res
+    con = run.console(scn, "hecho")
+    assert "trap " not in con and "panic" not in con, con
+    # It shut itself down (guest_finish found it gone) and closed the channel.
+    assert not (run.dirs[scn] / "still-running").exists()
+    assert "server live byte 2" in out                     # IVCOM_LIVE_CLOSED
+
+
+# ---- bad input ------------------------------------------------------------------
+
+@pytest.mark.parametrize("guest,expected", [
+    ("badrole", "FAILURE echo: bad role= (server or client)"),
+    ("badsize", "FAILURE source: bad size= (a number in [0, 1048576])"),
+    # No offer: dom0's directory is not readable by a domU, so the wait
+    # ends with the last answer the store gave (-EACCES), not -ETIMEDOUT.
+    ("nooffer", "FAILURE sink: connect: -EACCES (permission denied by the peer's grants "
+                "or XenStore)"),
+])
+def test_bad_input_is_one_clear_line(run: Run, guest: str, expected: str) -> None:
+    run.dir("ivcom-boot")
+    assert run.result("ivcom-boot", guest) == expected
+    con = run.console("ivcom-boot", guest)
+    assert con.count("ivcom-guest: result: ") == 1 and "trap " not in con
+    assert not (run.dirs["ivcom-boot"] / "still-running").exists()
+
+
+# ---- figures --------------------------------------------------------------------
+
+def test_figures(run: Run) -> None:
+    """Boot figures (shell) plus round trip and throughput tiny<->tiny, as
+    JSON lines in the ivcom-boot results dir; printed for the benchmark."""
+    boot = [json.loads(ln) for ln in run.text("ivcom-boot", "figures.jsonl").splitlines()
+            if ln.strip()]
+    tiny = [f for f in boot if f["guest"] == "tiny"]
+    linux = [f for f in boot if f["guest"] == "linux-pv"]
+    assert len(tiny) == 3 and len(linux) == 1, boot
+    assert all(f["ms"] >= 0 and f["memory_mib"] > 0 and f["image_bytes"] > 0 for f in boot)
+    figs = list(boot)
+    tiny_med = sorted(f["ms"] for f in tiny)[1]
+    figs.append({"figure": "create_to_ready_ratio", "linux_pv_over_tiny":
+                 round(linux[0]["ms"] / tiny_med, 2) if tiny_med else None,
+                 "tiny_median_ms": tiny_med, "linux_pv_ms": linux[0]["ms"]})
+    if not run.ok["ivcom-tt"]:
+        kv = key_values(run.result("ivcom-tt", "ttping"))
+        figs.append({"figure": "rtt_ns", "pair": "tiny-tiny", "size": int(kv["size"]),
+                     "count": int(kv["count"]),
+                     "samples": int(kv["samples"]),
+                     "clock_backsteps": int(kv["clock_backsteps"]),
+                     "total_ns": int(kv["total_ns"]),
+                     **{k: int(kv[f"rtt_{k}_ns"]) for k in ("min", "p10", "median", "p90",
+                                                             "max", "mean")},
+                     "notifies_sent": int(kv["notifies_sent"]),
+                     "blocks": int(kv["blocks"])})
+        for server, mode in (("ttsink", "message"), ("ttssink", "stream")):
+            kv = key_values(run.result("ivcom-tt", server))
+            figs.append({"figure": "throughput", "pair": "tiny-tiny", "mode": mode,
+                         "size": STREAM_SIZE, "bytes": int(kv["bytes"]), "ns": int(kv["ns"]),
+                         "bytes_per_s": int(kv["bytes_per_s"]),
+                         "sink_notifies_sent": int(kv["notifies_sent"]),
+                         "sink_wakeups": int(kv["wakeups"])})
+    if not run.ok["ivcom-dom0"]:
+        kv = key_values(run.result("ivcom-dom0", "d0ping"))
+        figs.append({"figure": "rtt_ns", "pair": "tiny-client/dom0-server", "size": 64,
+                     "count": int(kv["count"]), "median": int(kv["rtt_median_ns"]),
+                     "min": int(kv["rtt_min_ns"])})
+    out = run.dirs["ivcom-boot"] / "figures-all.jsonl"
+    out.write_text("".join(json.dumps(f) + "\n" for f in figs))
+    for f in figs:
+        print("ivcom-figure:", json.dumps(f))
+    assert OUT.is_dir()
