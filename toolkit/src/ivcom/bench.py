@@ -57,7 +57,7 @@ class Plan:
     def for_mode(quick: bool) -> Plan:
         if quick:
             return Plan(1, 2000, 1000, 8 << 20, 20000, (64, 65536, 1048576))
-        return Plan(5, 20000, 10000, 512 << 20, 2_000_000, tuple(SIZES))
+        return Plan(3, 20000, 10000, 128 << 20, 500_000, tuple(SIZES))
 
 
 def _bin(build: Path, name: str) -> str:
@@ -264,7 +264,7 @@ def render_table(results: Json, extra: Sequence[str] = ()) -> str:
     console = Console(record=True, width=100, force_terminal=False, file=io.StringIO())
     sim = results.get("sim")
     if sim:
-        t = Table(title="64 B round trip, sim (us: median [min..max] of repetitions)")
+        t = Table(title="64 B round trip, sim (us: median \\[min..max] of repetitions)")
         t.add_column("transport")
         for pin in PINS:
             t.add_column(pin, justify="right")
@@ -272,7 +272,7 @@ def render_table(results: Json, extra: Sequence[str] = ()) -> str:
             cells = []
             for pin in PINS:
                 s = _pick(sim["latency"], transport=label, pin=pin)["rtt_us"]
-                cells.append(f"{s['median']:.2f} [{s['min']:.2f}..{s['max']:.2f}]")
+                cells.append(f"{s['median']:.2f} \\[{s['min']:.2f}..{s['max']:.2f}]")
             t.add_row(label, *cells)
         console.print(t)
         for pin in PINS:
