@@ -82,6 +82,7 @@ class CommandSet:
             subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
             if args and subs and args[0] in subs[0].choices:
                 sub = subs[0].choices[args[0]]
+                ns: argparse.Namespace
                 try:
                     ns = sub.parse_intermixed_args(args[1:])
                 except TypeError:  # a feature intermixed parsing does not support

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from ivcom.cli import Command, CommandSet
 
-__all__ = ["COMMANDS", "Command", "TRACE", "build_parser", "main", "register"]
+__all__ = ["COMMANDS", "TRACE", "Command", "build_parser", "main", "register"]
 
 TRACE = CommandSet(
     "ivcom-trace",
