@@ -193,10 +193,11 @@ static uint64_t deadline_of(int timeout_ms)
 
 static int ms_left(uint64_t deadline)
 {
-    uint64_t now = ivcom_now_ns();
+    uint64_t now;
 
     if (deadline == UINT64_MAX)
         return -1;
+    now = ivcom_now_ns();
     if (now >= deadline)
         return 0;
     return (int)((deadline - now + NS_PER_MS - 1) / NS_PER_MS);
@@ -208,8 +209,8 @@ static int ms_left(uint64_t deadline)
 static int chan_wait(struct ivcom_chan *ch, enum wait_for what, uint32_t need,
                      uint64_t deadline)
 {
-    uint64_t spin_end, yield_from, now = ivcom_now_ns();
-    unsigned i;
+    uint64_t spin_end, yield_from, max_iters, now = ivcom_now_ns();
+    uint64_t i;
     int r, blocked = 0;
 
     r = ready(ch, what, need);
@@ -223,10 +224,15 @@ static int chan_wait(struct ivcom_chan *ch, enum wait_for what, uint32_t need,
     if (spin_end > deadline)
         spin_end = deadline;
     yield_from = now + IVCOM_SPIN_PURE_NS;
-    for (i = 1; now < spin_end; i++) {
+    /* A stalled clock must not stretch the spin (see IVCOM_SPIN_*_ITERS):
+     * a bounded spin is bounded by a count as well; polling needs none. */
+    max_iters = ch->params.poll_only ? UINT64_MAX
+              : IVCOM_SPIN_PURE_ITERS +
+                (uint64_t)ch->params.spin_us * IVCOM_SPIN_YIELDS_PER_US;
+    for (i = 1; now < spin_end && i <= max_iters; i++) {
         /* Past the first couple of microseconds the peer is probably not
          * running on another CPU: offer ours (no-op when nobody waits). */
-        if (now >= yield_from)
+        if (now >= yield_from || i > IVCOM_SPIN_PURE_ITERS)
             ivcom_os_yield();
         else
             ivcom_cpu_relax();
@@ -513,12 +519,20 @@ IVCOM_EXPORT int ivcom_connect(struct ivcom_platform *plat, const char *name,
                             ch->port);
     if (err && err != -EOPNOTSUPP)
         goto out_free;
-    err = ivcom_xs_set_state(ch, IVCOM_XS_STATE_CONNECTED);
-    if (err)
-        goto out_free;
     /* R4: our lines are initialised before we say we are up; pairs with
-     * A4 in the server's accept. */
+     * A4 in the server's accept.  Up in the page BEFORE "connected" in
+     * XenStore: a server whose accept learns from XenStore that we came
+     * must find us up (or, later, closed or dead), never still "dead"
+     * from before we started -- it would take that for a departure and
+     * close at once (seen on real Xen, where the XenStore writes between
+     * the two take long enough for an accept probe to fall in between).
+     * Should the write fail, we say we left. */
     ivcom_store_release(ch->own_live, IVCOM_LIVE_UP);
+    err = ivcom_xs_set_state(ch, IVCOM_XS_STATE_CONNECTED);
+    if (err) {
+        ivcom_store_release(ch->own_live, IVCOM_LIVE_CLOSED);
+        goto out_free;
+    }
     ch->connected = 1;
     ch->ready = ch->params.mode;
     /* Wake the server's accept (set-up, not counted as data-path events). */
@@ -959,13 +973,27 @@ IVCOM_EXPORT ssize_t ivcom_try_write(struct ivcom_chan *ch, const void *buf, siz
 IVCOM_EXPORT ssize_t ivcom_write_all(struct ivcom_chan *ch, const void *buf, size_t len,
                                      int timeout_ms)
 {
-    uint64_t deadline = deadline_of(timeout_ms);
+    const uint8_t *src = buf;
+    uint64_t deadline = 0;
+    int timed = 0;
     size_t done = 0;
 
     while (done < len) {
-        int left = ms_left(deadline);
-        ssize_t n = ivcom_write(ch, (const uint8_t *)buf + done, len - done,
-                                timeout_ms < 0 ? -1 : left);
+        ssize_t n = chan_usable(ch, IVCOM_MODE_STREAM);
+
+        /* While the ring has room no clock is read: in a Xen PV guest a
+         * clock read can be a system call through the hypervisor, which
+         * would cost more than the write itself.  The deadline starts at
+         * the first wait. */
+        if (n == 0)
+            n = write_once(ch, src + done, len - done);
+        if (n == -EAGAIN) {
+            if (!timed) {
+                deadline = deadline_of(timeout_ms);
+                timed = 1;
+            }
+            n = ivcom_write(ch, src + done, len - done, ms_left(deadline));
+        }
         if (n < 0)
             return done ? (ssize_t)done : n;
         done += (size_t)n;

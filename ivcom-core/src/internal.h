@@ -16,6 +16,16 @@
 #define IVCOM_PROBE_MS      200
 /* Spin this long before also yielding the CPU on every spin iteration. */
 #define IVCOM_SPIN_PURE_NS  1000u
+/* The spin is also bounded by a count, because the clock alone cannot be
+ * trusted to end it: a guest's CLOCK_MONOTONIC can stand still for
+ * milliseconds (Xen guests under QEMU TCG, an overcommitted host), and a
+ * spin timed by it alone then holds the vCPU -- which the peer may need --
+ * for as long, never arming the event.  At most IVCOM_SPIN_PURE_ITERS
+ * cpu_relax() iterations, then IVCOM_SPIN_YIELDS_PER_US yielding
+ * iterations per microsecond of spin_us (a yield is a system call, some
+ * 0.2-1 us, so with a working clock the spin still lasts about spin_us). */
+#define IVCOM_SPIN_PURE_ITERS   64u
+#define IVCOM_SPIN_YIELDS_PER_US 4u
 
 #define IVCOM_EXPORT __attribute__((visibility("default")))
 
