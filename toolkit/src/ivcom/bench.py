@@ -415,8 +415,17 @@ class BenchCommand(Command):
         if args.section in ("all", "lab"):
             from ivcom.lab import bench as labbench
 
-            results["lab"] = labbench.run(log, quick=args.quick)
-            extra.append(labbench.render(results["lab"]))
+            try:
+                results["lab"] = labbench.run(log, quick=args.quick)
+                extra.append(labbench.render(results["lab"]))
+            except IvcomError as exc:
+                if args.section == "lab":
+                    raise
+                # The sim figures stand on their own: keep them, say why
+                # the lab section is missing.
+                results["lab"] = {"error": str(exc)}
+                extra.append(f"lab section failed: {exc}")
+                log(f"lab section failed: {exc}")
         text = write_results(results, Path(args.out), extra)
         print(text)
         print(f"bench: results in {args.out}/bench.json, bench.txt, bench.png")

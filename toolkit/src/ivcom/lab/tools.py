@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from importlib import resources
 from pathlib import Path
 
 from ivcom.lab.errors import LabError
@@ -16,6 +17,9 @@ from ivcom.lab.image import Payload, build_root, repo_top
 
 # Extra link flags per tool; every other tests/lab-tools/*.c links with libc only.
 LINK = {"lab-vchan": ["-lxenvchan"]}
+
+# libivcom's tools (built by `make core`) that the IVCOM scenarios run.
+IVCOM_TOOLS = ("ivcom-pingpong", "ivcom-stream")
 CFLAGS = ["-O2", "-g0", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE"]
 
 
@@ -58,4 +62,35 @@ def standard_payload(extra: Payload | None = None) -> Payload:
         p.add_file(exe, f"/usr/local/bin/{name}", mode=0o755)
     if extra is not None:
         p.files.extend(extra.files)
+    return p
+
+
+def core_bin_dir() -> Path:
+    """Where libivcom's tools are taken from: $IVCOM_CORE_BIN, else the
+    `make core` output build/core/bin."""
+    env = os.environ.get("IVCOM_CORE_BIN")
+    return Path(env) if env else build_root() / "core" / "bin"
+
+
+def ivcom_payload(bin_dir: Path | None = None) -> Payload:
+    """standard_payload() plus what the IVCOM scenarios need: the libivcom
+    tools in /usr/local/bin everywhere, the guest agent (ivcom-agent.sh) and
+    the XenStore client in the guests, the dom0 helpers in /lab."""
+    bdir = bin_dir or core_bin_dir()
+    p = standard_payload()
+    for name in IVCOM_TOOLS:
+        exe = bdir / name
+        if not exe.is_file():
+            raise LabError(f"{exe} missing: build libivcom's tools first (make core)",
+                           stage="tools")
+        p.add_file(exe, f"/usr/local/bin/{name}", mode=0o755)
+    pkg = resources.files("ivcom.lab")
+    p.add_text("/usr/local/bin/ivcom-agent", pkg.joinpath("ivcom-agent.sh").read_text(),
+               dom0=False)
+    p.add_text("/lab/ivcom-lib.sh", pkg.joinpath("ivcom-lib.sh").read_text(), mode=0o644,
+               domu=False)
+    xs = Path(shutil.which("xenstore") or "/usr/bin/xenstore")
+    if not xs.is_file():
+        raise LabError("the xenstore client (xenstore-utils) is not installed", stage="tools")
+    p.add_file(xs, "/usr/bin/xenstore", mode=0o755, dom0=False)
     return p

@@ -1,0 +1,122 @@
+# Scenario ivcom: libivcom's xen-linux backend on real Xen.
+#   1. a third domain (ivc) is refused an offer made to ivb: its client
+#      reports -EACCES and it cannot map the offer's control grant;
+#   2. dom0 <-> PV domU (iva) and PV domU <-> PV domU (iva <-> ivb):
+#      ivcom-pingpong both ways, ivcom-stream both ways in message and in
+#      stream mode, every message checked by the receiver;
+#   3. a long iva -> ivb stream with xentrace recording in dom0 (the host
+#      checks that dom0 made no grant or event-channel hypercalls);
+#   4. ivb is destroyed mid-stream: iva's client must fail with -EPIPE.
+# Results: <tag>.json/.out (+ .err) per run, runs.txt (one line per run:
+# TAG TOOL SERVER CLIENT), xentrace files, domids.
+. /lab/ivcom-lib.sh
+
+: "${IVCOM_PP:=-s 64 -c 500}"
+: "${IVCOM_MSG:=-s 4096 -c 2000}"
+TMO="-t 30000"
+
+agent_guest iva
+agent_guest ivb
+agent_guest ivc
+agent_ready iva ivb ivc
+A=$(agent_id iva)
+B=$(agent_id ivb)
+C=$(agent_id ivc)
+echo "dom0=0 iva=$A ivb=$B ivc=$C" >domids
+
+id_of() { [ "$1" = dom0 ] && echo 0 || agent_id "$1"; }
+
+# run TAG TOOL SERVER CLIENT ARGS...: one session; SERVER and CLIENT are
+# "dom0" or guest names.  The server's output goes to TAG.server, the
+# client's to TAG.client (each with .err).
+run() {
+    local tag=$1 tool=$2 srv=$3 cli=$4 sid cid spid sn cn
+    shift 4
+    sid=$(id_of "$srv")
+    cid=$(id_of "$cli")
+    echo "$tag $tool $srv $cli" >>runs.txt
+    if [ "$srv" = dom0 ]; then
+        # shellcheck disable=SC2086
+        $tool -p "$cid" -n "$tag" $TMO -j "$@" server >"$tag.server" 2>"$tag.server.err" &
+        spid=$!
+    else
+        agent_start "$srv" sn $tool -p "$cid" -n "$tag" $TMO -j "$@" server
+    fi
+    if [ "$cli" = dom0 ]; then
+        # shellcheck disable=SC2086
+        $tool -p "$sid" -n "$tag" $TMO -j "$@" client >"$tag.client" 2>"$tag.client.err" \
+            || lab_fail "$tag: dom0 client failed: $(tail -n 1 "$tag.client.err")"
+    else
+        agent_start "$cli" cn $tool -p "$sid" -n "$tag" $TMO -j "$@" client
+        agent_ok "$cli" "$cn" "$tag.client" 180
+    fi
+    if [ "$srv" = dom0 ]; then
+        bg_ok "$spid" "$tag.server" "$tag: dom0 server"
+    else
+        agent_ok "$srv" "$sn" "$tag.server" 180
+    fi
+    lab_log "$tag: ok"
+}
+
+# ---- 1. a third domain is refused ------------------------------------------
+agent_start iva dsrv ivcom-pingpong -p "$B" -n deny -t 120000 server
+offer=/local/domain/$A/data/ivcom/deny
+i=0
+until [ "$(xenstore-read "$offer/state" 2>/dev/null)" = offered ]; do
+    i=$((i + 1))
+    [ $i -gt 300 ] && lab_fail "iva did not offer channel deny"
+    sleep 0.2
+done
+xenstore-ls -p "$offer" >deny-offer.txt 2>&1
+ref=$(xenstore-read "$offer/ctrl-ref")
+echo "$ref" >deny-ctrl-ref
+agent_start ivc c1 ivcom-pingpong -p "$A" -n deny -t 3000 client
+agent_wait ivc "$c1" deny-third.client 60
+echo $? >deny-third.rc
+agent_start ivc c2 lab-gntmap "$A" "$ref"
+agent_wait ivc "$c2" deny-gntmap.out 60
+echo $? >deny-gntmap.rc
+# The intended peer still gets through (and maps the same grant).
+agent_start ivb c3 lab-gntmap "$A" "$ref"
+agent_wait ivb "$c3" deny-peer-gntmap.out 60
+echo $? >deny-peer-gntmap.rc
+agent_start ivb c4 ivcom-pingpong -p "$A" -n deny -s 64 -c 100 -j client
+agent_ok ivb "$c4" deny-peer.client 120
+agent_ok iva "$dsrv" deny.server 60
+# ivc leaves: its idle agent must not touch XenStore during the trace.
+agent_post ivc exit >/dev/null
+i=0
+while xl list ivc >/dev/null 2>&1; do
+    i=$((i + 1))
+    [ $i -gt 150 ] && { lab_destroy ivc; break; }
+    sleep 0.2
+done
+
+# ---- 2. the data path, every direction --------------------------------------
+# shellcheck disable=SC2086  # option lists are split on purpose
+for pair in "dom0 iva" "iva dom0" "iva ivb" "ivb iva"; do
+    set -- $pair
+    k=$1-$2
+    run "pp-$k" ivcom-pingpong "$1" "$2" $IVCOM_PP
+    run "msg-$k" ivcom-stream "$1" "$2" $IVCOM_MSG
+    run "str-$k" ivcom-stream "$1" "$2" -S $IVCOM_MSG
+done
+
+# ---- 3. domU <-> domU does not involve dom0 ---------------------------------
+# A long stream iva (client, source) -> ivb (server, sink): trace a window
+# well inside it (the handshake and the processes' start-up are over).
+echo "trace ivcom-stream ivb iva" >>runs.txt
+agent_start ivb tsrv ivcom-stream -p "$A" -n trace -t 30000 -j -s 4096 server
+agent_start iva tcli ivcom-stream -p "$B" -n trace -t 10000 -j -s 4096 -c 100000000 client
+sleep 3
+agent_running iva "$tcli" || lab_fail "the traced stream ended before the trace started"
+trace_window trace-domu.xt 3 || lab_fail "xentrace failed: $(tail -n 1 trace-domu.xt.log)"
+agent_running iva "$tcli" || lab_fail "the traced stream ended inside the trace window"
+echo "still-running" >trace-domu.window
+
+# ---- 4. the peer is destroyed mid-stream ------------------------------------
+t0=$(date +%s)
+xl destroy ivb || lab_fail "xl destroy ivb failed"
+agent_wait iva "$tcli" destroy.client 60
+echo $? >destroy.rc
+echo $(( $(date +%s) - t0 )) >destroy.seconds
