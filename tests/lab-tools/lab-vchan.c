@@ -13,8 +13,14 @@
  * prints one "ivcom-result:" JSON line per session.  Bulk bytes are checked
  * against lab_pattern() by the server, which returns the verified count.
  *
+ * Both ends finish with one line counting the events they sent:
+ *   lab-vchan: events {"role": "client", "pid": P, "port": N, "notifies": K}
+ * (libxenvchan sends every event through xenevtchn_notify(), interposed
+ * below), which the event channel tracer's counts are checked against.
+ *
  * Exit 0 on success, 1 on error or verification failure, 2 on usage.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +33,34 @@
 #include "labstat.h"
 
 #define CHUNK (16 * 1024)
+
+/* Events this process sent.  This definition of xenevtchn_notify() is
+ * exported (libxenvchan refers to it) and so takes precedence over
+ * libxenevtchn's, which it calls. */
+static unsigned long long lab_notifies;
+
+int xenevtchn_notify(xenevtchn_handle *xce, evtchn_port_t port)
+{
+    static int (*real)(xenevtchn_handle *, evtchn_port_t);
+
+    if (!real) {
+        *(void **)&real = dlsym(RTLD_NEXT, "xenevtchn_notify");
+        if (!real) {
+            errno = ENOSYS;
+            return -1;
+        }
+    }
+    lab_notifies++;
+    return real(xce, port);
+}
+
+/* After libxenvchan_close(), which itself notifies the peer. */
+static void report_events(const char *role, int port)
+{
+    printf("lab-vchan: events {\"role\": \"%s\", \"pid\": %d, \"port\": %d, "
+           "\"notifies\": %llu}\n", role, (int)getpid(), port, lab_notifies);
+    fflush(stdout);
+}
 
 static int vc_read_full(struct libxenvchan *vc, void *buf, size_t len)
 {
@@ -130,7 +164,9 @@ static int server(int argc, char **argv)
         n++;
     }
     printf("lab-vchan: served %u session(s)\n", n);
+    int port = (int)vc->event_port;
     libxenvchan_close(vc);
+    report_events("server", port);
     return rc;
 }
 
@@ -214,7 +250,9 @@ static int client(int argc, char **argv)
     /* Let the server drain the end header before the rings go away. */
     for (int i = 0; i < 100 && libxenvchan_is_open(vc) == 1; i++)
         usleep(10 * 1000);
+    int port = (int)vc->event_port;
     libxenvchan_close(vc);
+    report_events("client", port);
     return rc;
 }
 

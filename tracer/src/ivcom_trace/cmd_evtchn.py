@@ -2,6 +2,10 @@
 
     ivcom-trace evtchn [interval [count]] [-d DOMID] [-p PID] [-j] [-T]
 
+Ctrl-C or SIGTERM ends it after one last, partial interval (marked
+`"partial": true` in JSON), so that a transfer can be traced from start to
+end and its event counts compared with what the processes counted.
+
 Runs inside a Linux Xen domain (the lab's dom0) with kprobes and bcc from
 Debian's python3-bpfcc (the PyPI package named `bcc` is unrelated).  The
 BPF program lives in evtchn.bpf.c; the hidden `--ebpf` prints it and
@@ -14,12 +18,14 @@ grant maps per process, and log2 histograms of upcall-to-handler latency.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -36,7 +42,6 @@ LSEVTCHN_CANDIDATES = ("/usr/lib/xen-4.17/bin/lsevtchn", "/usr/sbin/lsevtchn", "
 KPROBES = (
     ("notify_remote_via_irq", "trace_notify_remote"),
     ("xen_evtchn_do_upcall", "trace_upcall"),
-    ("gntdev_ioctl_map_grant_ref", "trace_gntdev_map"),
 )
 
 
@@ -196,25 +201,52 @@ def format_snapshot(
     return "\n".join(out)
 
 
-def _read_maps(b: Any) -> Snapshot:
-    def items(name: str) -> list[tuple[Any, int]]:
-        table = b[name]
-        got = [(k, int(v.value)) for k, v in table.items()]
-        table.clear()
-        return got
+def _raw_counts(b: Any) -> dict[str, dict[Any, int]]:
+    """Every counter map as {key: cumulative count} (keys as plain values)."""
 
-    lat: dict[int, dict[int, int]] = {}
-    for k, n in items("latency"):
-        lat.setdefault(int(k.irq), {})[int(k.slot)] = n
-    return Snapshot(
-        user_sends={(int(k.tgid), int(k.port)): n for k, n in items("user_sends")},
-        kernel_sends={int(k.value): n for k, n in items("kernel_sends")},
-        deliveries={
+    def items(name: str) -> list[tuple[Any, int]]:
+        return [(k, int(v.value)) for k, v in b[name].items()]
+
+    return {
+        "user_sends": {(int(k.tgid), int(k.port)): n for k, n in items("user_sends")},
+        "kernel_sends": {int(k.value): n for k, n in items("kernel_sends")},
+        "deliveries": {
             (int(k.irq), bytes(k.name).split(b"\0", 1)[0].decode(errors="replace")): n
             for k, n in items("deliveries")
         },
-        upcalls={int(k.value): n for k, n in items("upcalls")},
-        grant_maps={int(k.value): n for k, n in items("grant_maps")},
+        "upcalls": {int(k.value): n for k, n in items("upcalls")},
+        "grant_maps": {int(k.value): n for k, n in items("grant_maps")},
+        "latency": {(int(k.irq), int(k.slot)): n for k, n in items("latency")},
+    }
+
+
+def delta_snapshot(now: Mapping[str, Mapping[Any, int]],
+                   before: Mapping[str, Mapping[Any, int]]) -> Snapshot:
+    """The counts of one interval from two cumulative readings.
+
+    The BPF maps are never cleared: reading a map and then clearing it
+    loses whatever the probes count in between (measured on the lab's dom0:
+    3 of 19858 sends in 45 intervals), while the difference of two
+    monotonic readings loses nothing."""
+
+    def diff(name: str) -> dict[Any, int]:
+        old = before.get(name, {})
+        out = {}
+        for k, n in now.get(name, {}).items():
+            d = n - old.get(k, 0)
+            if d > 0:
+                out[k] = d
+        return out
+
+    lat: dict[int, dict[int, int]] = {}
+    for (irq, slot), n in diff("latency").items():
+        lat.setdefault(irq, {})[slot] = n
+    return Snapshot(
+        user_sends=diff("user_sends"),
+        kernel_sends=diff("kernel_sends"),
+        deliveries=diff("deliveries"),
+        upcalls=diff("upcalls"),
+        grant_maps=diff("grant_maps"),
         latency=lat,
     )
 
@@ -275,19 +307,57 @@ class EvtchnCommand(Command):
         print(banner, file=sys.stderr if args.json else out, flush=True)
         ports = port_domains()
         done = 0
-        try:
-            while count is None or done < count:
-                time.sleep(interval)
-                snap = _read_maps(b)
-                stamp = time.strftime("%H:%M:%S") if args.timestamp else None
-                if args.json:
-                    doc = snapshot_json(snap, ports, args.domid)
-                    if stamp:
-                        doc["time"] = stamp
-                    print(json.dumps(doc, sort_keys=True), file=out, flush=True)
-                else:
-                    print(format_snapshot(snap, ports, args.domid, stamp) + "\n", file=out)
-                done += 1
-        except KeyboardInterrupt:
-            pass
+        last = _raw_counts(b)
+
+        def emit(partial: bool) -> None:
+            nonlocal last
+            now = _raw_counts(b)
+            snap = delta_snapshot(now, last)
+            last = now
+            # Ports bound since the last lsevtchn: ask again (while the
+            # process that bound them is likely still running).
+            if any(port not in ports for _, port in snap.user_sends):
+                ports.update(port_domains())
+            stamp = time.strftime("%H:%M:%S") if args.timestamp else None
+            if args.json:
+                doc = snapshot_json(snap, ports, args.domid)
+                if stamp:
+                    doc["time"] = stamp
+                if partial:
+                    doc["partial"] = True
+                print(json.dumps(doc, sort_keys=True), file=out, flush=True)
+            else:
+                text = format_snapshot(snap, ports, args.domid, stamp)
+                print(text + ("\n(partial interval)" if partial else "") + "\n", file=out,
+                      flush=True)
+
+        # Ctrl-C or SIGTERM ends the trace after printing what the current
+        # interval counted so far, so that nothing sent is left uncounted
+        # (a background job of a non-interactive shell starts with SIGINT
+        # ignored: set both handlers explicitly).
+        with _stop_signals():
+            try:
+                while count is None or done < count:
+                    time.sleep(interval)
+                    emit(False)
+                    done += 1
+            except KeyboardInterrupt:
+                with _stop_signals(ignore=True):
+                    emit(True)
         return 0
+
+
+@contextlib.contextmanager
+def _stop_signals(ignore: bool = False) -> Iterator[None]:
+    """SIGINT and SIGTERM raise KeyboardInterrupt (or are ignored)."""
+
+    def stop(_sig: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    handler: Any = signal.SIG_IGN if ignore else stop
+    saved = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in saved.items():
+            signal.signal(sig, old)

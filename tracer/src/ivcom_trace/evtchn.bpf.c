@@ -2,14 +2,16 @@
 /*
  * Event channel tracing for a Linux 6.1 Xen domain (bcc program).
  *
- * Counts, per interval:
+ * Counts (cumulative: the maps are never cleared, Python reports the
+ * difference of two readings per interval):
  *   user_sends   IOCTL_EVTCHN_NOTIFY on /dev/xen/evtchn, by (tgid, port)
  *   kernel_sends notify_remote_via_irq(), by irq (in-kernel backends,
  *                xenbus, console)
  *   deliveries   hard-irq handler entries of user-space event channels;
  *                drivers/xen/evtchn.c names them "evtchn:<comm>", by irq
  *   upcalls      xen_evtchn_do_upcall() entries, by cpu
- *   grant_maps   gntdev IOCTL_GNTDEV_MAP_GRANT_REF, by tgid
+ *   grant_maps   IOCTL_GNTDEV_MAP_GRANT_REF on /dev/xen/gntdev, by tgid
+ *                (the ioctl number: the handler is inlined in 6.1)
  * and a log2 histogram of the upcall-to-handler latency (ns) per irq: the
  * time from the event upcall entering the kernel on a CPU to the handler
  * of an "evtchn:" interrupt starting on that CPU.
@@ -22,6 +24,9 @@
 
 #ifndef IOCTL_EVTCHN_NOTIFY
 #define IOCTL_EVTCHN_NOTIFY 0x44504     /* _IOC(_IOC_NONE, 'E', 4, 4) */
+#endif
+#ifndef IOCTL_GNTDEV_MAP_GRANT_REF
+#define IOCTL_GNTDEV_MAP_GRANT_REF 0x184700 /* _IOC(_IOC_NONE, 'G', 0, 24) */
 #endif
 #ifndef FILTER_TGID
 #define FILTER_TGID 0                   /* 0: every process */
@@ -56,14 +61,21 @@ static inline int tgid_wanted(u32 tgid)
     return FILTER_TGID == 0 || tgid == FILTER_TGID;
 }
 
-/* User-space sends: the evtchn device's NOTIFY ioctl carries the port. */
+/* User-space sends: the evtchn device's NOTIFY ioctl carries the port.
+ * gntdev grant maps (the mapping side of a shared-memory channel). */
 TRACEPOINT_PROBE(syscalls, sys_enter_ioctl)
 {
     struct send_key key = {};
     u32 port = 0;
     u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
-    if (args->cmd != IOCTL_EVTCHN_NOTIFY || !tgid_wanted(tgid))
+    if (!tgid_wanted(tgid))
+        return 0;
+    if (args->cmd == IOCTL_GNTDEV_MAP_GRANT_REF) {
+        grant_maps.increment(tgid);
+        return 0;
+    }
+    if (args->cmd != IOCTL_EVTCHN_NOTIFY)
         return 0;
     /* struct ioctl_evtchn_notify { unsigned int port; } in user memory */
     if (bpf_probe_read_user(&port, sizeof(port), (void *)args->arg))
@@ -118,15 +130,5 @@ int trace_upcall(struct pt_regs *ctx)
 
     upcall_ts.update(&zero, &now);
     upcalls.increment(cpu);
-    return 0;
-}
-
-/* gntdev grant maps (the mapping side of a shared-memory channel). */
-int trace_gntdev_map(struct pt_regs *ctx)
-{
-    u32 tgid = bpf_get_current_pid_tgid() >> 32;
-
-    if (tgid_wanted(tgid))
-        grant_maps.increment(tgid);
     return 0;
 }

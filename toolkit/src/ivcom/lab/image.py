@@ -11,6 +11,14 @@ Outputs, under build/lab/images/<key>/ where <key> hashes every input (the
                    initrd.cpio}: the domU kernel as a plain ELF (no
                    decompression per domain) and the domU initramfs.
 A second build with the same inputs returns the cached image at once.
+
+``build_image(payload, flavour="trace")`` builds the opt-in trace flavour
+(ivcom.lab.trace_image): this image's dom0 initramfs with a second cpio
+archive appended (the kernel unpacks concatenated archives in order) that
+carries Debian's python3.11, bcc and the booted kernel's headers in a
+squashfs, and the project's Python packages.  It is cached separately,
+under build/lab/images-trace/<key>/; the default image is built exactly as
+before.
 """
 
 from __future__ import annotations
@@ -136,6 +144,7 @@ class LabImage:
     kernel: Path
     dom0_initrd: Path
     kernel_version: str
+    flavour: str = "default"
 
 
 def lab_file(name: str) -> bytes:
@@ -374,12 +383,25 @@ def _prune_images(images: Path, current: str, keep: int = 3, min_age_s: float = 
             shutil.rmtree(d, ignore_errors=True)
 
 
+FLAVOURS = ("default", "trace")
+
+
 def build_image(payload: Payload | None = None, *, force: bool = False,
-                log: bool = True) -> LabImage:
-    """Return the cached image for these inputs, building it if needed."""
+                log: bool = True, flavour: str = "default") -> LabImage:
+    """Return the cached image for these inputs, building it if needed.
+
+    flavour="trace" adds the tracing tools to dom0 (ivcom.lab.trace_image)."""
+    if flavour not in FLAVOURS:
+        raise LabError(f"unknown image flavour {flavour!r} (have: {', '.join(FLAVOURS)})",
+                       stage="image", exit_code=2)
     broot = build_root()
     with _locked(broot / "lab" / "images.lock"):
-        return _build_image(payload or Payload(), broot, force, log)
+        base = _build_image(payload or Payload(), broot, force, log)
+        if flavour == "default":
+            return base
+        from ivcom.lab import trace_image
+
+        return trace_image.build(base, broot, force=force, log=log)
 
 
 def _build_image(payload: Payload, broot: Path, force: bool, log: bool) -> LabImage:
