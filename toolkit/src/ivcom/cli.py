@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
 from typing import ClassVar
@@ -93,6 +94,9 @@ class CommandSet:
 
     def main(self, argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         prog = prog or self.prog
+        # SIGTERM unwinds like Ctrl-C, so that what a command started (a
+        # sim, a QEMU) is stopped by its `finally` blocks.
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             args = self.parse_args(self.build_parser(prog), argv)
             return int(args._cmd.run(args))
@@ -104,6 +108,10 @@ class CommandSet:
             return 130
         except BrokenPipeError:
             return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 # Subcommand modules of `ivcom`.
