@@ -253,13 +253,15 @@ class _SimPages:
         self._maps.clear()
 
 
-class SimSource:
-    """A channel on the sim platform, read through simhv's memfds."""
+class _GrantSource:
+    """A channel read through grant refs: the control page, and with
+    with_data the rings it lists.  Subclasses supply the page reader and
+    say how the refs are reached (`_via`)."""
 
-    def __init__(
-        self, granter: int, ctrl_ref: int, kind: str = "ivcom", *, with_data: bool = True,
-        proc: str = "/proc", pid: int | None = None, label: str = "",
-    ) -> None:
+    _via = ""
+
+    def __init__(self, granter: int, ctrl_ref: int, kind: str, with_data: bool,
+                 label: str) -> None:
         if kind not in KINDS:
             raise SourceError(f"unknown ring kind {kind!r}")
         self.kind = kind
@@ -267,26 +269,48 @@ class SimSource:
         self.ctrl_ref = ctrl_ref
         self.with_data = with_data
         self.label = label
+
+    def _pages_reader(self) -> _SimPages | _GntdevPages:
+        raise NotImplementedError
+
+    def snapshot(self) -> RingSnapshot:
+        pages = self._pages_reader()
+        return assemble(
+            self.kind,
+            lambda: pages.read([self.ctrl_ref]),
+            pages if self.with_data else None,
+        )
+
+    def describe(self) -> str:
+        what = f"{self.label} " if self.label else ""
+        return f"{what}{self.kind} ring, {self._via} {self.ctrl_ref} of domain {self.granter}"
+
+    def close(self) -> None:
+        self._pages_reader().close()
+
+
+class SimSource(_GrantSource):
+    """A channel on the sim platform, read through simhv's memfds."""
+
+    _via = "sim grant ref"
+
+    def __init__(
+        self, granter: int, ctrl_ref: int, kind: str = "ivcom", *, with_data: bool = True,
+        proc: str = "/proc", pid: int | None = None, label: str = "",
+    ) -> None:
+        super().__init__(granter, ctrl_ref, kind, with_data, label)
         self._pages = _SimPages(granter, proc, pid)
         try:
             self._pages.read([ctrl_ref])  # fail early, with a clear line
         except ChannelClosed as exc:
             raise SourceError(f"{exc.reason} (is the sim running, and are we root?)") from None
 
+    def _pages_reader(self) -> _SimPages:
+        return self._pages
+
     def snapshot(self) -> RingSnapshot:
         self._pages.check_alive()
-        return assemble(
-            self.kind,
-            lambda: self._pages.read([self.ctrl_ref]),
-            self._pages if self.with_data else None,
-        )
-
-    def describe(self) -> str:
-        what = f"{self.label} " if self.label else ""
-        return f"{what}{self.kind} ring, sim grant ref {self.ctrl_ref} of domain {self.granter}"
-
-    def close(self) -> None:
-        self._pages.close()
+        return super().snapshot()
 
 
 # ---- real Xen (gntdev) ------------------------------------------------------------
@@ -361,35 +385,20 @@ class _GntdevPages:
         os.close(self._fd)
 
 
-class XenSource:
+class XenSource(_GrantSource):
     """A channel on real Xen.  The inspecting domain (dom0) must be the
     grantee of the refs: it can watch channels whose client it is, and
     libxenvchan channels offered to it."""
+
+    _via = "gntdev ref"
 
     def __init__(
         self, granter: int, ctrl_ref: int, kind: str = "ivcom", *, with_data: bool = True,
         dev: str = "/dev/xen/gntdev", label: str = "",
     ) -> None:
-        if kind not in KINDS:
-            raise SourceError(f"unknown ring kind {kind!r}")
-        self.kind = kind
-        self.granter = granter
-        self.ctrl_ref = ctrl_ref
-        self.with_data = with_data
-        self.label = label
+        super().__init__(granter, ctrl_ref, kind, with_data, label)
         self._pages = _GntdevPages(granter, dev)
         self._pages.read([ctrl_ref])
 
-    def snapshot(self) -> RingSnapshot:
-        return assemble(
-            self.kind,
-            lambda: self._pages.read([self.ctrl_ref]),
-            self._pages if self.with_data else None,
-        )
-
-    def describe(self) -> str:
-        what = f"{self.label} " if self.label else ""
-        return f"{what}{self.kind} ring, gntdev ref {self.ctrl_ref} of domain {self.granter}"
-
-    def close(self) -> None:
-        self._pages.close()
+    def _pages_reader(self) -> _GntdevPages:
+        return self._pages
