@@ -3,8 +3,9 @@
  * ivcom-pingpong: round-trip latency over one channel.
  *   server: echoes every message back (zero-copy: peek -> reserve -> copy
  *           -> commit -> release) until the client closes.
- *   client: sends --count messages of --size bytes, one in flight, and
- *           reports the round-trip times (median, spread) and the events.
+ *   client: sends --count messages of --size bytes (or for --duration
+ *           seconds), one in flight, and reports the round-trip times
+ *           (median, spread) and the events.
  */
 #include "tool.h"
 
@@ -14,6 +15,7 @@ static const char usage[] =
     "  -n, --name NAME      channel name (default ivcom-test)\n"
     "  -s, --size BYTES     message size (default 64)\n"
     "  -c, --count N        round trips (default 10000; client)\n"
+    "  -D, --duration S     stop after S seconds (or at --count; client)\n"
     "  -w, --spin US        spin before blocking (default 30)\n"
     "  -l, --poll           never block: spin only\n"
     "  -o, --order N        ring order, log2 bytes (server; default 16)\n"
@@ -55,7 +57,8 @@ int main(int argc, char **argv)
     struct ivcom_stats st;
     uint64_t *rtt, sum = 0;
     unsigned char *buf;
-    long long i, warm;
+    long long i, warm, n, cap;
+    struct tool_deadline dl = { 0, 0 };
 
     tool_prog = "ivcom-pingpong";
     tool_parse(argc, argv, &o, usage, NULL);
@@ -71,14 +74,28 @@ int main(int argc, char **argv)
 
     if (o.size > ivcom_max_msg(ch))
         tool_die(2, "--size %zu exceeds the largest message %zu", o.size, ivcom_max_msg(ch));
+    /* the times array grows as needed: a --duration run may stop long
+     * before a large --count */
+    cap = o.count < 65536 ? o.count : 65536;
     buf = calloc(1, o.size ? o.size : 1);
-    rtt = calloc((size_t)o.count, sizeof(*rtt));
+    rtt = calloc((size_t)cap, sizeof(*rtt));
     if (!buf || !rtt)
         tool_die(1, "out of memory");
     warm = o.count / 10 < 1000 ? o.count / 10 : 1000;
     for (i = -warm; i < o.count; i++) {
         uint64_t t0 = tool_now_ns();
         ssize_t r;
+
+        if (i == 0)
+            tool_deadline_start(&dl, &o);
+        else if (i > 0 && tool_deadline_passed(&dl))
+            break;
+        if (i == cap) {
+            cap = cap * 2 < o.count ? cap * 2 : o.count;
+            rtt = realloc(rtt, (size_t)cap * sizeof(*rtt));
+            if (!rtt)
+                tool_die(1, "out of memory");
+        }
 
         memcpy(buf, &i, o.size < sizeof(i) ? o.size : sizeof(i));
         r = ivcom_send(ch, buf, o.size, o.timeout_ms);
@@ -94,9 +111,10 @@ int main(int argc, char **argv)
             sum += rtt[i];
         }
     }
+    n = i;
     ivcom_get_stats(ch, &st);
-    qsort(rtt, (size_t)o.count, sizeof(*rtt), cmp_u64);
-#define PCT(p) (rtt[(size_t)((o.count - 1) * (p) / 100)])
+    qsort(rtt, (size_t)n, sizeof(*rtt), cmp_u64);
+#define PCT(p) (rtt[(size_t)((n - 1) * (p) / 100)])
     if (o.json)
         printf("{\"tool\": \"ivcom-pingpong\", \"platform\": \"%s\", \"size\": %zu, "
                "\"count\": %lld, \"poll\": %d, \"spin_us\": %u, "
@@ -104,10 +122,10 @@ int main(int argc, char **argv)
                "\"p90\": %llu, \"p99\": %llu, \"mean\": %llu}, "
                "\"notifies_sent\": %llu, \"notifies_suppressed\": %llu, "
                "\"wakeups\": %llu, \"spins\": %llu, \"blocks\": %llu}\n",
-               ivcom_platform_name(plat), o.size, o.count, o.params.poll_only,
+               ivcom_platform_name(plat), o.size, n, o.params.poll_only,
                o.params.spin_us, (unsigned long long)rtt[0], (unsigned long long)PCT(10),
                (unsigned long long)PCT(50), (unsigned long long)PCT(90),
-               (unsigned long long)PCT(99), (unsigned long long)(sum / (uint64_t)o.count),
+               (unsigned long long)PCT(99), (unsigned long long)(sum / (uint64_t)n),
                (unsigned long long)st.notifies_sent,
                (unsigned long long)st.notifies_suppressed,
                (unsigned long long)st.wakeups, (unsigned long long)st.spins,
@@ -115,7 +133,7 @@ int main(int argc, char **argv)
     else
         printf("%lld round trips of %zu B: median %.2f us (p10 %.2f, p90 %.2f, p99 %.2f); "
                "events sent %llu, suppressed %llu\n",
-               o.count, o.size, PCT(50) / 1e3, PCT(10) / 1e3, PCT(90) / 1e3,
+               n, o.size, PCT(50) / 1e3, PCT(10) / 1e3, PCT(90) / 1e3,
                PCT(99) / 1e3, (unsigned long long)st.notifies_sent,
                (unsigned long long)st.notifies_suppressed);
     free(buf);

@@ -15,6 +15,7 @@ static const char usage[] =
     "  -n, --name NAME      channel name (default ivcom-test)\n"
     "  -s, --size BYTES     message (or write) size (default 64)\n"
     "  -c, --count N        messages to send (default 10000)\n"
+    "  -D, --duration S     stop sending after S seconds (or at --count)\n"
     "  -S, --stream         stream mode instead of message mode\n"
     "  -o, --order N        ring order, log2 bytes (server; default 16)\n"
     "  -w, --spin US / -l, --poll / -t, --timeout MS / -P, --platform / -j\n";
@@ -25,11 +26,13 @@ static void source(struct ivcom_chan *ch, const struct tool_opts *o)
 {
     unsigned char *buf = malloc(o->size > 8 ? o->size : 8);
     unsigned long long i;
+    struct tool_deadline dl;
 
     if (!buf)
         tool_die(1, "out of memory");
     memset(buf, 0xa5, o->size > 8 ? o->size : 8);
-    for (i = 0; i < (unsigned long long)o->count; i++) {
+    tool_deadline_start(&dl, o);
+    for (i = 0; i < (unsigned long long)o->count && !tool_deadline_passed(&dl); i++) {
         memcpy(buf, &i, o->size < 8 ? o->size : 8);
         if (o->params.mode == IVCOM_MODE_MESSAGE) {
             void *dst;

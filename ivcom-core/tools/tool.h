@@ -21,6 +21,7 @@ struct tool_opts {
     int peer;
     size_t size;
     long long count;
+    unsigned duration_s;        /* --duration: stop after this long (0: count only) */
     int timeout_ms;
     int json;
     struct ivcom_params params;
@@ -75,6 +76,7 @@ static inline void tool_parse(int argc, char **argv, struct tool_opts *o,
         { "peer", required_argument, 0, 'p' },
         { "size", required_argument, 0, 's' },
         { "count", required_argument, 0, 'c' },
+        { "duration", required_argument, 0, 'D' },
         { "timeout", required_argument, 0, 't' },
         { "platform", required_argument, 0, 'P' },
         { "stream", no_argument, 0, 'S' },
@@ -95,12 +97,13 @@ static inline void tool_parse(int argc, char **argv, struct tool_opts *o,
     o->count = 10000;
     o->timeout_ms = 10000;
     ivcom_params_init(&o->params);
-    while ((c = getopt_long(argc, argv, "n:p:s:c:t:P:So:w:ljm:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "n:p:s:c:D:t:P:So:w:ljm:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'n': o->name = optarg; break;
         case 'p': o->peer = (int)tool_num("--peer", optarg, 0, 32767); break;
         case 's': o->size = (size_t)tool_num("--size", optarg, 0, 1 << 20); break;
         case 'c': o->count = tool_num("--count", optarg, 1, 1ll << 40); break;
+        case 'D': o->duration_s = (unsigned)tool_num("--duration", optarg, 1, 86400); break;
         case 't': o->timeout_ms = (int)tool_num("--timeout", optarg, -1, 1 << 30); break;
         case 'P': o->platform = optarg; break;
         case 'S': o->params.mode = IVCOM_MODE_STREAM; break;
@@ -150,6 +153,24 @@ static inline struct ivcom_chan *tool_channel(const struct tool_opts *o,
             tool_die(1, "connect %s on domain %d: %s", o->name, o->peer, ivcom_strerror(err));
     }
     return ch;
+}
+
+/* The --duration deadline: a clock read every 64 calls only (in a PV
+ * guest a clock read may cost a hypercall).  0 = no deadline. */
+struct tool_deadline {
+    uint64_t end_ns;
+    unsigned calls;
+};
+
+static inline void tool_deadline_start(struct tool_deadline *d, const struct tool_opts *o)
+{
+    d->end_ns = o->duration_s ? tool_now_ns() + (uint64_t)o->duration_s * 1000000000u : 0;
+    d->calls = 0;
+}
+
+static inline int tool_deadline_passed(struct tool_deadline *d)
+{
+    return d->end_ns && (++d->calls & 63) == 0 && tool_now_ns() >= d->end_ns;
 }
 
 static inline int cmp_u64(const void *a, const void *b)

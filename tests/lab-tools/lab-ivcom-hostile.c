@@ -2,7 +2,7 @@
 /*
  * lab-ivcom-hostile: a deliberately broken IVCOM client for the lab.
  *
- *   lab-ivcom-hostile SERVER_DOMID CTRL_REF PORT
+ *   lab-ivcom-hostile SERVER_DOMID CTRL_REF PORT [index|header]
  *
  * Maps a server's channel straight through /dev/xen/gntdev and binds its
  * event channel through /dev/xen/evtchn (libc only: no libivcom, so none
@@ -11,8 +11,10 @@
  * presence node itself.  Then:
  *   1. announce ourselves up, send one honest message, wait for its echo
  *      (proves the channel works);
- *   2. publish an impossible producer index on the client->server ring
- *      (fill level beyond the ring size) and notify;
+ *   2. index (the default): publish an impossible producer index on the
+ *      client->server ring (fill level beyond the ring size) and notify;
+ *      header: publish a well-formed index over a message header whose
+ *      length runs past the bytes published (and past the ring);
  *   3. wait for the server to mark itself closed, unmap, exit.
  * Prints "lab-ivcom-hostile: ..." progress lines; exit 0 when every step
  * it drove happened (what the server made of it is the scenario's check).
@@ -120,10 +122,14 @@ int main(int argc, char **argv)
     uint32_t s2c_size, c2s_size, bad, port;
     uint64_t payload = 0x1122334455667788ull, back;
     double t;
-    int gfd, efd, rc;
+    int gfd, efd, rc, header_mode = 0;
 
-    if (argc != 4) {
-        fprintf(stderr, "usage: lab-ivcom-hostile SERVER_DOMID CTRL_REF PORT\n");
+    if (argc == 5 && strcmp(argv[4], "header") == 0)
+        header_mode = 1;
+    else if (argc == 5 && strcmp(argv[4], "index") != 0)
+        argc = 0;
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: lab-ivcom-hostile SERVER_DOMID CTRL_REF PORT [index|header]\n");
         return 2;
     }
     server = (uint32_t)num(argv[1], 0x7fef);
@@ -192,12 +198,29 @@ int main(int argc, char **argv)
     printf("lab-ivcom-hostile: echo ok\n");
     fflush(stdout);
 
-    /* 2. A producer index no honest client writes: more bytes in flight
-     * than the ring holds. */
-    bad = __atomic_load_n(&c->c2s_cons.cons, __ATOMIC_ACQUIRE) + 2 * c2s_size + 8;
-    __atomic_store_n(&c->c2s_prod.prod, bad, __ATOMIC_RELEASE);
-    notify(efd, port);
-    printf("lab-ivcom-hostile: wrote c2s prod %u (ring %u bytes)\n", bad, c2s_size);
+    if (header_mode) {
+        /* 2. A header no honest client writes: a DATA record claiming more
+         * payload than the ring holds, under a well-formed index that
+         * publishes just the header. */
+        uint32_t at = __atomic_load_n(&c->c2s_prod.prod, __ATOMIC_RELAXED);
+
+        h.len = 2 * c2s_size;
+        h.type = IVCOM_MSG_DATA;
+        h.reserved = 0;
+        memcpy(c2s + (at & (c2s_size - 1)), &h, sizeof(h));
+        bad = at + (uint32_t)sizeof(h);
+        __atomic_store_n(&c->c2s_prod.prod, bad, __ATOMIC_RELEASE);
+        notify(efd, port);
+        printf("lab-ivcom-hostile: wrote a header of length %u at %u (ring %u bytes)\n",
+               h.len, at, c2s_size);
+    } else {
+        /* 2. A producer index no honest client writes: more bytes in flight
+         * than the ring holds. */
+        bad = __atomic_load_n(&c->c2s_cons.cons, __ATOMIC_ACQUIRE) + 2 * c2s_size + 8;
+        __atomic_store_n(&c->c2s_prod.prod, bad, __ATOMIC_RELEASE);
+        notify(efd, port);
+        printf("lab-ivcom-hostile: wrote c2s prod %u (ring %u bytes)\n", bad, c2s_size);
+    }
     fflush(stdout);
 
     /* 3. The server should give up on us and say so in its live byte. */

@@ -7,6 +7,7 @@
  *
  *   lab-tcp server PORT [SESSIONS]
  *   lab-tcp client HOST PORT rr|bulk SIZE COUNT
+ *   lab-tcp client HOST PORT rrt SIZE SECONDS
  *
  * Exit 0 on success, 1 on any error or verification failure, 2 on usage.
  */
@@ -55,6 +56,16 @@ static int write_full(int fd, const void *buf, size_t len)
     return 0;
 }
 
+static int io_read(void *ctx, void *buf, size_t len)
+{
+    return read_full(*(int *)ctx, buf, len);
+}
+
+static int io_write(void *ctx, void *buf, size_t len)
+{
+    return write_full(*(int *)ctx, buf, len);
+}
+
 static int serve_one(int fd)
 {
     struct lab_hdr h;
@@ -66,14 +77,8 @@ static int serve_one(int fd)
         fprintf(stderr, "lab-tcp: bad session header\n");
         return -1;
     }
-    if (h.mode == LAB_MODE_RR) {
-        if (h.size > CHUNK)
-            return -1;
-        for (uint32_t i = 0; i < h.count; i++)
-            if (read_full(fd, buf, h.size) || write_full(fd, buf, h.size))
-                return -1;
-        return 0;
-    }
+    if (h.mode == LAB_MODE_RR || h.mode == LAB_MODE_RRT)
+        return lab_rr_serve(&h, io_read, io_write, &fd, buf, CHUNK);
     if (h.mode != LAB_MODE_BULK)
         return -1;
     uint64_t total = (uint64_t)h.size * h.count, got = 0, good = 0;
@@ -155,7 +160,7 @@ static int client(int argc, char **argv)
     uint32_t port;
     if (argc != 5 || lab_parse_u32(argv[1], &port) || port > 65535 ||
         lab_parse_mode(argv[2], &h.mode) || lab_parse_u32(argv[3], &h.size) ||
-        lab_parse_u32(argv[4], &h.count) || (h.mode == LAB_MODE_RR && h.size > CHUNK))
+        lab_parse_u32(argv[4], &h.count) || (h.mode != LAB_MODE_BULK && h.size > CHUNK))
         return 2;
     int fd = connect_retry(argv[0], port), one = 1;
     if (fd < 0)
@@ -164,27 +169,10 @@ static int client(int argc, char **argv)
     if (write_full(fd, &h, sizeof(h)))
         return 1;
     static uint8_t out[CHUNK], in[CHUNK];
-    if (h.mode == LAB_MODE_RR) {
-        double *us = calloc(h.count, sizeof(*us));
-        if (!us)
-            return 1;
-        for (uint32_t i = 0; i < h.size; i++)
-            out[i] = lab_pattern(i);
-        for (uint32_t i = 0; i < h.count; i++) {
-            out[0] = (uint8_t)i;
-            double t0 = lab_now_us();
-            if (write_full(fd, out, h.size) || read_full(fd, in, h.size))
-                return 1;
-            us[i] = lab_now_us() - t0;
-            if (memcmp(in, out, h.size) != 0) {
-                fprintf(stderr, "lab-tcp: echo mismatch at round %u\n", i);
-                return 1;
-            }
-        }
-        lab_report_rr("tcp", h.size, h.count, us);
-        free(us);
+    if (h.mode != LAB_MODE_BULK) {
+        int rc = lab_rr_client("tcp", &h, io_write, io_read, &fd, out, in);
         close(fd);
-        return 0;
+        return rc;
     }
     uint64_t total = (uint64_t)h.size * h.count, sent = 0, verdict = 0;
     double t0 = lab_now_us();
@@ -213,6 +201,6 @@ int main(int argc, char **argv)
         rc = client(argc - 2, argv + 2);
     if (rc == 2)
         fprintf(stderr, "usage: lab-tcp server PORT [SESSIONS] | "
-                        "client HOST PORT rr|bulk SIZE COUNT\n");
+                        "client HOST PORT rr|bulk SIZE COUNT | client HOST PORT rrt SIZE SECONDS\n");
     return rc;
 }

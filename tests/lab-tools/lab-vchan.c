@@ -5,7 +5,7 @@
  * grant mapping + event channels work dom0<->domU in the lab).
  *
  *   lab-vchan server PEER_DOMID XS_PATH [RING_BYTES]
- *   lab-vchan client SERVER_DOMID XS_PATH rr|bulk:SIZE:COUNT ...
+ *   lab-vchan client SERVER_DOMID XS_PATH rr|bulk:SIZE:COUNT|rrt:SIZE:SECONDS ...
  *
  * The server (usually the domU, XS_PATH relative to its own xenstore home,
  * e.g. data/ivcom-vchan) serves sessions until the client sends an end
@@ -92,17 +92,21 @@ static int vc_write_full(struct libxenvchan *vc, const void *buf, size_t len)
     return 0;
 }
 
+static int io_read(void *ctx, void *buf, size_t len)
+{
+    return vc_read_full(ctx, buf, len);
+}
+
+static int io_write(void *ctx, void *buf, size_t len)
+{
+    return vc_write_full(ctx, buf, len);
+}
+
 static int serve_session(struct libxenvchan *vc, const struct lab_hdr *h)
 {
     static uint8_t buf[CHUNK];
-    if (h->mode == LAB_MODE_RR) {
-        if (h->size > CHUNK)
-            return -1;
-        for (uint32_t i = 0; i < h->count; i++)
-            if (vc_read_full(vc, buf, h->size) || vc_write_full(vc, buf, h->size))
-                return -1;
-        return 0;
-    }
+    if (h->mode == LAB_MODE_RR || h->mode == LAB_MODE_RRT)
+        return lab_rr_serve(h, io_read, io_write, vc, buf, CHUNK);
     if (h->mode != LAB_MODE_BULK)
         return -1;
     uint64_t total = (uint64_t)h->size * h->count, got = 0, good;
@@ -177,8 +181,9 @@ static int run_session(struct libxenvchan *vc, const char *spec)
     unsigned size, count;
     if (sscanf(spec, "%7[a-z]:%u:%u", mode, &size, &count) != 3 ||
         lab_parse_mode(mode, &h.mode) || size == 0 || count == 0 ||
-        (h.mode == LAB_MODE_RR && size > CHUNK)) {
-        fprintf(stderr, "lab-vchan: bad session spec %s (want rr|bulk:SIZE:COUNT)\n", spec);
+        (h.mode != LAB_MODE_BULK && size > CHUNK)) {
+        fprintf(stderr, "lab-vchan: bad session spec %s (want rr|bulk:SIZE:COUNT or "
+                        "rrt:SIZE:SECONDS)\n", spec);
         return 2;
     }
     h.size = size;
@@ -186,27 +191,8 @@ static int run_session(struct libxenvchan *vc, const char *spec)
     if (vc_write_full(vc, &h, sizeof(h)))
         return 1;
     static uint8_t out[CHUNK], in[CHUNK];
-    if (h.mode == LAB_MODE_RR) {
-        double *us = calloc(count, sizeof(*us));
-        if (!us)
-            return 1;
-        for (uint32_t i = 0; i < size; i++)
-            out[i] = lab_pattern(i);
-        for (uint32_t i = 0; i < count; i++) {
-            out[0] = (uint8_t)i;
-            double t0 = lab_now_us();
-            if (vc_write_full(vc, out, size) || vc_read_full(vc, in, size))
-                return 1;
-            us[i] = lab_now_us() - t0;
-            if (memcmp(in, out, size) != 0) {
-                fprintf(stderr, "lab-vchan: echo mismatch at round %u\n", i);
-                return 1;
-            }
-        }
-        lab_report_rr("vchan", size, count, us);
-        free(us);
-        return 0;
-    }
+    if (h.mode != LAB_MODE_BULK)
+        return lab_rr_client("vchan", &h, io_write, io_read, vc, out, in);
     uint64_t total = (uint64_t)size * count, sent = 0, verdict = 0;
     double t0 = lab_now_us();
     while (sent < total) {
@@ -265,6 +251,6 @@ int main(int argc, char **argv)
         rc = client(argc - 2, argv + 2);
     if (rc == 2)
         fprintf(stderr, "usage: lab-vchan server PEER_DOMID XS_PATH [RING_BYTES] | "
-                        "client SERVER_DOMID XS_PATH rr|bulk:SIZE:COUNT ...\n");
+                        "client SERVER_DOMID XS_PATH rr|bulk:SIZE:COUNT|rrt:SIZE:SECONDS ...\n");
     return rc;
 }

@@ -17,6 +17,7 @@
 #define LAB_MAGIC   0x49564c42u  /* "IVLB" */
 #define LAB_MODE_RR   1u         /* ping-pong of `size` bytes, `count` times */
 #define LAB_MODE_BULK 2u         /* size * count bytes one way, then a verdict */
+#define LAB_MODE_RRT  3u         /* ping-pong of `size` bytes for `count` seconds */
 
 struct lab_hdr {
     uint32_t magic;
@@ -59,6 +60,8 @@ static inline int lab_parse_mode(const char *s, uint32_t *mode)
 {
     if (strcmp(s, "rr") == 0)
         *mode = LAB_MODE_RR;
+    else if (strcmp(s, "rrt") == 0)
+        *mode = LAB_MODE_RRT;
     else if (strcmp(s, "bulk") == 0)
         *mode = LAB_MODE_BULK;
     else
@@ -87,6 +90,77 @@ static inline void lab_report_bulk(const char *transport, uint64_t bytes, double
            transport, (unsigned long long)bytes, us / 1e6,
            us > 0 ? (double)bytes / us : 0.0, verified ? "true" : "false");
     fflush(stdout);
+}
+
+/* Read or write exactly len bytes over the transport: 0, or -1. */
+typedef int (*lab_io_fn)(void *ctx, void *buf, size_t len);
+
+/* Round trips, server side: echo `count` messages (rr), or until the
+ * client marks its last one with byte 0 = 1 (rrt). */
+static inline int lab_rr_serve(const struct lab_hdr *h, lab_io_fn rd, lab_io_fn wr, void *ctx,
+                               uint8_t *buf, size_t cap)
+{
+    if (h->size > cap)
+        return -1;
+    for (uint32_t i = 0; h->mode == LAB_MODE_RRT || i < h->count; i++) {
+        if (rd(ctx, buf, h->size) || wr(ctx, buf, h->size))
+            return -1;
+        if (h->mode == LAB_MODE_RRT && buf[0] == 1)
+            break;
+    }
+    return 0;
+}
+
+/* Round trips, client side (the header already sent): `count` rounds, or
+ * rounds for `count` seconds; every echo is checked; prints the result. */
+static inline int lab_rr_client(const char *transport, const struct lab_hdr *h, lab_io_fn wr,
+                                lab_io_fn rd, void *ctx, uint8_t *out, uint8_t *in)
+{
+    int timed = h->mode == LAB_MODE_RRT;
+    size_t cap = timed ? 65536 : h->count, n = 0;
+    double end = timed ? lab_now_us() + h->count * 1e6 : 0;
+    double *us = calloc(cap, sizeof(*us));
+    int last = 0;
+
+    if (!us)
+        return 1;
+    for (uint32_t i = 0; i < h->size; i++)
+        out[i] = lab_pattern(i);
+    while (!last) {
+        double t0 = lab_now_us();
+        if (timed) {
+            last = t0 >= end;
+            out[0] = (uint8_t)last;
+            if (h->size > 1)
+                out[1] = (uint8_t)n;
+        } else {
+            out[0] = (uint8_t)n;
+            last = n + 1 == h->count;
+        }
+        if (wr(ctx, out, h->size) || rd(ctx, in, h->size)) {
+            fprintf(stderr, "lab-%s: round %zu failed\n", transport, n);
+            free(us);
+            return 1;
+        }
+        if (memcmp(in, out, h->size) != 0) {
+            fprintf(stderr, "lab-%s: echo mismatch at round %zu\n", transport, n);
+            free(us);
+            return 1;
+        }
+        if (n == cap) {
+            double *more = realloc(us, 2 * cap * sizeof(*us));
+            if (!more) {
+                free(us);
+                return 1;
+            }
+            us = more;
+            cap *= 2;
+        }
+        us[n++] = lab_now_us() - t0;
+    }
+    lab_report_rr(transport, h->size, (uint32_t)n, us);
+    free(us);
+    return 0;
 }
 
 #endif

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import socket
 import shutil
 import subprocess
 import sys
@@ -14,6 +16,7 @@ from ivcom.lab import elf
 from ivcom.lab.cpio import CpioWriter
 from ivcom.lab.errors import LabError, QemuUnavailable
 from ivcom.lab.runner import LabRunner, Scenario, builtin_names, check_qemu
+from ivcom.lab.tools import build_tools
 
 
 def test_cpio_round_trips_through_cpio_tool(tmp_path):
@@ -117,3 +120,41 @@ def test_baseline_rejects_bad_specs(rr, bulk):
     with pytest.raises(LabError) as exc:
         run_baseline(rr=rr, bulk=bulk)
     assert exc.value.exit_code == 2
+
+
+def _lab_tcp() -> str:
+    return str(build_tools()["lab-tcp"])
+
+
+@pytest.mark.parametrize("spec,check", [
+    (["rr", "64", "200"], lambda r: r["count"] == 200),
+    (["rrt", "64", "1"], lambda r: r["count"] > 1),
+])
+def test_lab_tcp_round_trips_over_loopback(spec, check):
+    """The TCP baseline tool on the host: counted and timed round trips."""
+    exe = _lab_tcp()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    srv = subprocess.Popen([exe, "server", port, "1"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        cli = subprocess.run([exe, "client", "127.0.0.1", port, *spec], capture_output=True,
+                             text=True, timeout=60)
+        assert cli.returncode == 0, cli.stderr
+        out, err = srv.communicate(timeout=30)
+        assert srv.returncode == 0, err
+    finally:
+        if srv.poll() is None:
+            srv.kill()
+            srv.wait()
+    line = [ln for ln in cli.stdout.splitlines() if ln.startswith("ivcom-result: ")]
+    res = json.loads(line[0].split(": ", 1)[1])
+    assert res["mode"] == "rr" and res["size"] == 64 and check(res)
+    assert 0 < res["min_us"] <= res["median_us"] <= res["max_us"]
+
+
+def test_lab_tcp_rejects_zero_seconds():
+    r = subprocess.run([_lab_tcp(), "client", "127.0.0.1", "1", "rrt", "64", "0"],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2 and "usage: lab-tcp" in r.stderr

@@ -96,7 +96,9 @@ class CommandSet:
         prog = prog or self.prog
         # SIGTERM unwinds like Ctrl-C, so that what a command started (a
         # sim, a QEMU) is stopped by its `finally` blocks.
-        signal.signal(signal.SIGTERM, _interrupt)
+        # The previous handler comes back afterwards (main() also runs
+        # in-process, from tests and from other commands).
+        saved = signal.signal(signal.SIGTERM, _interrupt)
         try:
             args = self.parse_args(self.build_parser(prog), argv)
             return int(args._cmd.run(args))
@@ -108,6 +110,8 @@ class CommandSet:
             return 130
         except BrokenPipeError:
             return 0
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if saved is None else saved)
 
 
 def _interrupt(signum: int, frame: object) -> None:
