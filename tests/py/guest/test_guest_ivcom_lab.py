@@ -110,7 +110,8 @@ guest_cfg d0ping pingpong "role=client peer=0 name=d0-pp count={DOM0_COUNT}"
 guest_create d0ping -p
 g=$(xl domid d0ping) || lab_fail "d0ping not created"
 echo "$g" >domid-d0ping
-timeout 150 ivcom-pingpong -p "$g" -n d0-pp -t 60000 server >pp-server.out 2>pp-server.err &
+lab_fault_rerun pp-server.out pp-server.err \\
+    timeout 150 ivcom-pingpong -p "$g" -n d0-pp -t 60000 server &
 spid=$!
 xl unpause d0ping
 guest_finish d0ping
@@ -122,8 +123,8 @@ guest_cfg d0echo echo "role=server peer=0 name=d0-echo"
 guest_create d0echo
 g=$(xl domid d0echo) || lab_fail "d0echo not created"
 echo "$g" >domid-d0echo
-timeout 150 ivcom-pingpong -p "$g" -n d0-echo -c {DOM0_COUNT} -t 60000 -j client \\
-    >pp-client.json 2>pp-client.err
+lab_fault_rerun pp-client.json pp-client.err \\
+    timeout 150 ivcom-pingpong -p "$g" -n d0-echo -c {DOM0_COUNT} -t 60000 -j client
 echo $? >pp-client.rc
 guest_finish d0echo
 
@@ -131,8 +132,8 @@ guest_finish d0echo
 guest_cfg d0src source "role=client peer=0 name=d0-st size={STREAM_SIZE} count={D0_STREAM_COUNT}"
 guest_create d0src -p
 g=$(xl domid d0src) || lab_fail "d0src not created"
-timeout 150 ivcom-stream -p "$g" -n d0-st -s {STREAM_SIZE} -t 60000 -j server \\
-    >st-server.json 2>st-server.err &
+lab_fault_rerun st-server.json st-server.err \\
+    timeout 150 ivcom-stream -p "$g" -n d0-st -s {STREAM_SIZE} -t 60000 -j server &
 spid=$!
 xl unpause d0src
 guest_finish d0src
@@ -143,8 +144,8 @@ echo $? >st-server.rc
 guest_cfg d0sink sink "role=server peer=0 name=d0-sk size={STREAM_SIZE} count={D0_STREAM_COUNT}"
 guest_create d0sink
 g=$(xl domid d0sink) || lab_fail "d0sink not created"
-timeout 150 ivcom-stream -p "$g" -n d0-sk -s {STREAM_SIZE} -c {D0_STREAM_COUNT} -t 60000 client \\
-    >st-client.out 2>st-client.err
+lab_fault_rerun st-client.out st-client.err \\
+    timeout 150 ivcom-stream -p "$g" -n d0-sk -s {STREAM_SIZE} -c {D0_STREAM_COUNT} -t 60000 client
 echo $? >st-client.rc
 guest_finish d0sink
 diag
@@ -208,6 +209,88 @@ guest_finish hecho
 diag
 """
 
+SCN_LINUX = f"""
+# A tiny guest against libivcom's Linux tools in a Linux PV domU (lx, the
+# lab's agent guest): dom0 is in neither data path.
+. /lab/ivcom-lib.sh
+agent_guest lx
+agent_ready lx
+L=$(agent_id lx)
+echo "$L" >domid-lx
+# 1. tiny pingpong client -> ivcom-pingpong server in lx.  The tiny guest
+# is created paused: an offer may only name a domain that exists.
+guest_cfg lxping pingpong "role=client peer=$L name=lx-pp count={DOM0_COUNT}"
+guest_create lxping -p
+g=$(xl domid lxping) || lab_fail "lxping not created"
+agent_start lx sn ivcom-pingpong -p "$g" -n lx-pp -t 60000 server
+xl unpause lxping
+guest_finish lxping
+agent_wait lx "$sn" lx-pp.server 120
+echo $? >lx-pp.server.rc
+# 2. ivcom-stream source (client) in lx -> tiny sink.
+guest_cfg lxsink sink "role=server peer=$L name=lx-st size={STREAM_SIZE} count={D0_STREAM_COUNT}"
+guest_create lxsink
+g=$(xl domid lxsink) || lab_fail "lxsink not created"
+agent_start lx cn ivcom-stream -p "$g" -n lx-st -s {STREAM_SIZE} -c {D0_STREAM_COUNT} \\
+    -t 60000 client
+agent_wait lx "$cn" lx-st.client 180
+echo $? >lx-st.client.rc
+guest_finish lxsink
+diag
+"""
+
+SCN_HOSTILE_DOMU = r"""
+# A hostile Linux PV domU (hx) attacks, with lab-ivcom-hostile, a tiny
+# echo server and a Linux process (ivcom-pingpong in dom0): once with an
+# impossible producer index, once with an impossible message header.
+. /lab/ivcom-lib.sh
+agent_guest hx
+agent_ready hx
+H=$(agent_id hx)
+echo "$H" >domid-hx
+# offer_of DOMID NAME: wait for the offer; sets ref and port.
+offer_of() {
+    local base=/local/domain/$1/data/ivcom/$2 t=0
+    until [ "$(xenstore-read "$base/state" 2>/dev/null)" = offered ]; do
+        [ $t -ge 450 ] && lab_fail "no offer $2 from dom$1 within 90 s"
+        sleep 0.2
+        t=$((t + 1))
+    done
+    ref=$(xenstore-read "$base/ctrl-ref") || lab_fail "no ctrl-ref for $2"
+    port=$(xenstore-read "$base/event-channel") || lab_fail "no event-channel for $2"
+}
+# attack SERVER NAME MODE TAG: hx writes its presence node (in its own
+# XenStore home, readable by the server) and runs the hostile client.
+attack() {
+    local c
+    agent_start hx c xenstore write "data/ivcom-client/$1/$2" connected
+    agent_ok hx "$c" "$4.presence" 60
+    agent_start hx c xenstore chmod "data/ivcom-client/$1/$2" "n$H" "r$1"
+    agent_ok hx "$c" "$4.chmod" 60
+    agent_start hx c lab-ivcom-hostile "$1" "$ref" "$port" "$3"
+    agent_wait hx "$c" "$4.hostile" 120
+    echo $? >"$4.hostile.rc"
+}
+for mode in index header; do
+    guest_cfg ht-$mode echo "role=server peer=$H name=hx-$mode"
+    guest_create ht-$mode
+    g=$(xl domid ht-$mode) || lab_fail "ht-$mode not created"
+    offer_of "$g" "hx-$mode"
+    attack "$g" "hx-$mode" "$mode" "tiny-$mode"
+    guest_finish ht-$mode
+done
+for mode in index header; do
+    lab_fault_rerun "linux-$mode.server" "linux-$mode.server.err" \
+        timeout 150 ivcom-pingpong -p "$H" -n hl-$mode -t 60000 server &
+    spid=$!
+    offer_of 0 "hl-$mode"
+    attack 0 "hl-$mode" "$mode" "linux-$mode"
+    wait $spid
+    echo $? >"linux-$mode.server.rc"
+done
+diag
+"""
+
 SCN_BOOT = r"""
 # Time from `xl create` to the guest's ready line: the tiny guest (three
 # times) and a Linux PV domU (the lab's standard guest), same boot.
@@ -244,7 +327,8 @@ run_guest nooffer sink "role=client peer=0 name=nobody-here timeout=300"
 """
 
 SCENARIOS = {"ivcom-tt": SCN_TT, "ivcom-dom0": SCN_DOM0, "ivcom-destroy": SCN_DESTROY,
-             "ivcom-hostile": SCN_HOSTILE, "ivcom-boot": SCN_BOOT}
+             "ivcom-hostile": SCN_HOSTILE, "ivcom-boot": SCN_BOOT, "ivcom-linux": SCN_LINUX,
+             "ivcom-hostile-domu": SCN_HOSTILE_DOMU}
 
 
 @dataclass(frozen=True)
@@ -300,7 +384,7 @@ def run(guest_images: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
         from ivcom.lab.errors import LabError, QemuUnavailable
         from ivcom.lab.image import build_image
         from ivcom.lab.runner import LabRunner, Scenario, check_qemu
-        from ivcom.lab.tools import standard_payload
+        from ivcom.lab.tools import ivcom_payload
     except ImportError as exc:
         pytest.skip(f"the lab runner (ivcom.lab) is not importable: {exc}")
     try:
@@ -320,8 +404,8 @@ def run(guest_images: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
 
     scns = [Scenario(name, PRELUDE + body) for name, body in SCENARIOS.items()]
     try:
-        image = build_image(standard_payload(), log=True)
-        runner = LabRunner(image, timeout=float(os.environ.get("IVCOM_LAB_TIMEOUT", "600")),
+        image = build_image(ivcom_payload(), log=True)
+        runner = LabRunner(image, timeout=float(os.environ.get("IVCOM_LAB_TIMEOUT", "900")),
                            scenario_timeout=200.0, status=print)
         res = runner.boot(scns, tag="guest-ivcom", files=files)
     except QemuUnavailable as exc:
@@ -427,7 +511,8 @@ def test_tiny_source_dom0_sink(run: Run) -> None:
 def test_dom0_source_tiny_sink(run: Run) -> None:
     scn = "ivcom-dom0"
     err = run.text(scn, "st-client.err")
-    assert run.text(scn, "st-client.rc").strip() == "0", err
+    assert run.text(scn, "st-client.rc").strip() == "0", \
+        f"{err}\ntiny sink's console:\n{run.console(scn, 'd0sink')[-2000:]}"
     sink = run.result(scn, "d0sink")
     assert sink.startswith("SUCCESS sink: peer=dom0 "), f"{sink}\ndom0 source: {err}"
     kv = key_values(sink)
@@ -473,6 +558,64 @@ def test_hostile_producer_index_is_eproto(run: Run) -> None:
     # It shut itself down (guest_finish found it gone) and closed the channel.
     assert not (run.dirs[scn] / "still-running").exists()
     assert "server live byte 2" in out                     # IVCOM_LIVE_CLOSED
+
+
+@pytest.mark.parametrize("mode", ["index", "header"])
+def test_hostile_domu_against_tiny_guest(run: Run, mode: str) -> None:
+    scn = "ivcom-hostile-domu"
+    out = run.text(scn, f"tiny-{mode}.hostile")
+    assert run.text(scn, f"tiny-{mode}.hostile.rc").strip() == "0", \
+        out + run.text(scn, f"tiny-{mode}.hostile.err")
+    assert "lab-ivcom-hostile: echo ok" in out
+    res = run.result(scn, f"ht-{mode}")
+    assert res.startswith("FAILURE echo: receive: -EPROTO "), res
+    assert res.endswith("after 1 messages"), res
+    con = run.console(scn, f"ht-{mode}")
+    assert "trap " not in con and "panic" not in con, con
+    # it shut itself down (guest_finish found it gone)
+    still = run.dirs[scn] / "still-running"
+    assert not still.exists() or f"ht-{mode}" not in still.read_text().split()
+    assert "server live byte 2" in out                     # IVCOM_LIVE_CLOSED
+
+
+@pytest.mark.parametrize("mode", ["index", "header"])
+def test_hostile_domu_against_linux_process(run: Run, mode: str) -> None:
+    scn = "ivcom-hostile-domu"
+    out = run.text(scn, f"linux-{mode}.hostile")
+    assert run.text(scn, f"linux-{mode}.hostile.rc").strip() == "0", \
+        out + run.text(scn, f"linux-{mode}.hostile.err")
+    assert "lab-ivcom-hostile: echo ok" in out
+    err = run.text(scn, f"linux-{mode}.server.err").strip()
+    # the victim said why, in one line, and exited on its own (no signal,
+    # no timeout)
+    assert run.text(scn, f"linux-{mode}.server.rc").strip() == "1", err
+    assert err.splitlines()[-1] == ("ivcom-pingpong: error: receive: peer broke the protocol "
+                                    "(channel broken)"), err
+    # the process exited on the error: its unmap notify marked it dead
+    assert "server live byte 0" in out
+
+
+def test_tiny_client_linux_domu_server(run: Run) -> None:
+    scn = "ivcom-linux"
+    res = run.result(scn, "lxping")
+    assert res.startswith("SUCCESS pingpong: "), res
+    kv = key_values(res)
+    assert int(kv["count"]) == DOM0_COUNT
+    err = run.text(scn, "lx-pp.server.err")
+    assert run.text(scn, "lx-pp.server.rc").strip() == "0", err
+    assert f"server echoed {DOM0_COUNT + warm(DOM0_COUNT)} messages" in err
+
+
+def test_linux_domu_source_tiny_sink(run: Run) -> None:
+    scn = "ivcom-linux"
+    err = run.text(scn, "lx-st.client.err")
+    assert run.text(scn, "lx-st.client.rc").strip() == "0", \
+        f"{err}\ntiny sink's console:\n{run.console(scn, 'lxsink')[-2000:]}"
+    sink = run.result(scn, "lxsink")
+    assert sink.startswith(f"SUCCESS sink: peer=dom{run.text(scn, 'domid-lx').strip()} "), sink
+    kv = key_values(sink)
+    assert int(kv["msgs"]) == D0_STREAM_COUNT
+    assert int(kv["bytes"]) == D0_STREAM_COUNT * STREAM_SIZE
 
 
 # ---- bad input ------------------------------------------------------------------

@@ -13,6 +13,18 @@
 # in case a command was posted between its read and its watch.
 base=data/lab
 n=1
+
+# Shell built-ins only (no new process that could fault at start-up):
+# lines FILE prints its line count; report TAG FILE copies it to the console.
+lines() {
+    c=0
+    while IFS= read -r l || [ -n "$l" ]; do c=$((c + 1)); done <"$1"
+    echo "$c"
+}
+report() {
+    while IFS= read -r l || [ -n "$l" ]; do echo "ivcom-agent: $n $1: $l"; done <"$2"
+}
+
 echo "ivcom-agent: ready"
 while :; do
     cmd=$(xenstore read "$base/cmd$n" 2>/dev/null)
@@ -26,8 +38,20 @@ while :; do
     # shellcheck disable=SC2086  # the command line is split on purpose
     $cmd >/tmp/agent.out 2>/tmp/agent.err </dev/null
     rc=$?
-    sed "s/^/ivcom-agent: $n out: /" /tmp/agent.out
-    sed "s/^/ivcom-agent: $n err: /" /tmp/agent.err
+    # Killed by a fault (SIGILL, SIGABRT, SIGBUS, SIGFPE, SIGSEGV) with
+    # nothing on stdout and at most the shell's one-word signal line on
+    # stderr: it faulted at start-up (under TCG a freshly started process
+    # occasionally does).  Run it once more; a peer it was meant to meet is
+    # still waiting within its timeout.
+    case $rc in 132|134|135|136|139) fault=1 ;; *) fault= ;; esac
+    if [ -n "$fault" ] && [ ! -s /tmp/agent.out ] &&
+        [ "$(lines /tmp/agent.err)" -le 1 ]; then
+        echo "ivcom-agent: $n retry: rc=$rc before any output"
+        $cmd >/tmp/agent.out 2>/tmp/agent.err </dev/null
+        rc=$?
+    fi
+    report out /tmp/agent.out
+    report err /tmp/agent.err
     echo "ivcom-agent: $n done rc=$rc"
     n=$((n + 1))
 done

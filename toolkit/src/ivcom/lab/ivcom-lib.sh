@@ -130,6 +130,9 @@ agent_wait() {
         1) lab_fail "$name died while running command $n" ;;
         2) lab_fail "$name: command $n did not finish within ${limit}s" ;;
     esac
+    _grab "$log" "s/^ivcom-agent: $n retry: //p" "$out.retry" || lab_fail "cannot read $log"
+    [ -s "$out.retry" ] && lab_retry_note "$name command $n ($out): $(cat "$out.retry"); re-ran it"
+    rm -f "$out.retry"
     _grab "$log" "s/^ivcom-agent: $n out: //p" "$out" || lab_fail "cannot read $log"
     _grab "$log" "s/^ivcom-agent: $n err: //p" "$out.err" || lab_fail "cannot read $log"
     _grab "$log" "s/^ivcom-agent: $n done rc=\([0-9]*\).*/\1/p" "$out.rc" \

@@ -24,6 +24,26 @@ lab_retry_note() {
     lab_log "retry: $*"
 }
 
+# lab_fault_rerun OUT ERR COMMAND...: run COMMAND (stdout to OUT, stderr to
+# ERR); if a fault signal (SIGILL/ABRT/BUS/FPE/SEGV) killed it before it
+# printed anything, note it and run it once more: under TCG a freshly
+# started process occasionally faults at start-up.  Returns its status.
+lab_fault_rerun() {
+    local out=$1 err=$2 rc
+    shift 2
+    "$@" >"$out" 2>"$err"
+    rc=$?
+    case $rc in
+        132|134|135|136|139)
+            if [ ! -s "$out" ] && [ ! -s "$err" ]; then
+                lab_retry_note "$1 died (status $rc) before any output; re-ran it"
+                "$@" >"$out" 2>"$err"
+                rc=$?
+            fi ;;
+    esac
+    return $rc
+}
+
 # lab_guest_cfg NAME [key=value ...] -> path of a generated xl config.
 #   memory=MiB (256)  vcpus=N (1)  ip=A.B.C.D/NN  run=/path/in/guest
 #   args=a,b,c (commas become spaces)  net=1 (a vif on xenbr0)  type=pv|pvh
