@@ -6,7 +6,10 @@
 #      stream mode, every message checked by the receiver;
 #   3. a long iva -> ivb stream with xentrace recording in dom0 (the host
 #      checks that dom0 made no grant or event-channel hypercalls);
-#   4. ivb is destroyed mid-stream: iva's client must fail with -EPIPE.
+#   4. ivb is destroyed mid-stream: iva's client must fail with -EPIPE;
+#   5. iva is destroyed half-way through a handshake (it announced itself
+#      in XenStore but never came up on the shared page): dom0's server
+#      must end with -EPIPE, not wait on.
 # Results: <tag>.json/.out (+ .err) per run, runs.txt (one line per run:
 # TAG TOOL SERVER CLIENT), xentrace files, domids.
 . /lab/ivcom-lib.sh
@@ -37,15 +40,16 @@ run() {
     echo "$tag $tool $srv $cli" >>runs.txt
     if [ "$srv" = dom0 ]; then
         # shellcheck disable=SC2086
-        $tool -p "$cid" -n "$tag" $TMO -j "$@" server >"$tag.server" 2>"$tag.server.err" &
+        lab_fault_rerun "$tag.server" "$tag.server.err" $tool -p "$cid" -n "$tag" $TMO -j "$@" \
+            server &
         spid=$!
     else
         agent_start "$srv" sn $tool -p "$cid" -n "$tag" $TMO -j "$@" server
     fi
     if [ "$cli" = dom0 ]; then
         # shellcheck disable=SC2086
-        $tool -p "$sid" -n "$tag" $TMO -j "$@" client >"$tag.client" 2>"$tag.client.err" \
-            || lab_fail "$tag: dom0 client failed: $(tail -n 1 "$tag.client.err")"
+        lab_fault_rerun "$tag.client" "$tag.client.err" $tool -p "$sid" -n "$tag" $TMO -j \
+            "$@" client || lab_fail "$tag: dom0 client failed: $(tail -n 1 "$tag.client.err")"
     else
         agent_start "$cli" cn $tool -p "$sid" -n "$tag" $TMO -j "$@" client
         agent_ok "$cli" "$cn" "$tag.client" 180
@@ -76,6 +80,15 @@ echo $? >deny-third.rc
 agent_start ivc c2 lab-gntmap "$A" "$ref"
 agent_wait ivc "$c2" deny-gntmap.out 60
 echo $? >deny-gntmap.rc
+# Nor read the offer's XenStore nodes (the peer can: the control case).
+agent_start ivc c5 xenstore read "$offer/ctrl-ref"
+agent_wait ivc "$c5" deny-third-xsread.out 60
+echo $? >deny-third-xsread.rc
+agent_start ivc c6 xenstore ls "$offer"
+agent_wait ivc "$c6" deny-third-xsls.out 60
+echo $? >deny-third-xsls.rc
+agent_start ivb c7 xenstore read "$offer/ctrl-ref"
+agent_ok ivb "$c7" deny-peer-xsread.out 60
 # The intended peer still gets through (and maps the same grant).
 agent_start ivb c3 lab-gntmap "$A" "$ref"
 agent_wait ivb "$c3" deny-peer-gntmap.out 60
@@ -120,3 +133,26 @@ xl destroy ivb || lab_fail "xl destroy ivb failed"
 agent_wait iva "$tcli" destroy.client 60
 echo $? >destroy.rc
 echo $(( $(date +%s) - t0 )) >destroy.seconds
+
+# ---- 5. a domain destroyed during the handshake ------------------------------
+# dom0 offers; iva writes what a connecting client writes to XenStore
+# (client/state under the offer, its presence node in its own home) and
+# goes no further; then iva is destroyed.  `timeout` bounds a hang.
+lab_fault_rerun hs.server hs.server.err timeout 60 ivcom-pingpong -p "$A" -n hs -t 45000 server &
+spid=$!
+hsoffer=/local/domain/0/data/ivcom/hs
+i=0
+until [ "$(xenstore-read "$hsoffer/state" 2>/dev/null)" = offered ]; do
+    i=$((i + 1))
+    [ $i -gt 300 ] && lab_fail "dom0 did not offer channel hs"
+    sleep 0.2
+done
+agent_start iva h1 xenstore write "data/ivcom-client/0/hs" connected
+agent_ok iva "$h1" hs-presence 60
+agent_start iva h2 xenstore chmod "data/ivcom-client/0/hs" "n$A" r0
+agent_ok iva "$h2" hs-chmod 60
+agent_start iva h3 xenstore write "$hsoffer/client/state" connected
+agent_ok iva "$h3" hs-client-state 60
+xl destroy iva || lab_fail "xl destroy iva failed"
+wait $spid
+echo $? >hs.server.rc
