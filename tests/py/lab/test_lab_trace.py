@@ -408,6 +408,55 @@ def test_evtchn_counts_the_ivcom_client(tlab):
     assert dl > 0
 
 
+def test_evtchn_names_the_ivcom_channel_and_counts_its_sends(tlab):
+    """The per-channel rows (`channels` in the evtchn JSON): the client's
+    port is joined with channel <domid>/tpp1 through the port the client
+    published in XenStore, and the row's sends are the client's own
+    notifies_sent (same tolerance as above: + the connect and close
+    notifies).  Bytes come from the control page dom0 maps as the
+    grantee; the interval in which the server tears the channel down can
+    read a torn page (then that interval has no bytes), so bytes are
+    checked as bounded by what the client sent, not as exact."""
+    d = _ivcom_dir(tlab)
+    evt = _jsonl(d / "evtchn.jsonl")
+    client = json.loads(_read(d / "a.json"))
+    pid = int(_read(d / "a.pid"))
+    domid = int(_read(d / "domid"))
+    label = f"{domid}/tpp1"
+    rows = [r for doc in evt for r in doc.get("channels", []) if r["channel"] == label]
+    notes = {doc.get("channels_note") for doc in evt} - {None}
+    unattributed = [u for doc in evt for u in doc.get("unattributed_sends", [])]
+    assert rows, f"no row for {label}: notes {notes}, unattributed {unattributed}"
+    r0 = rows[0]
+    assert (r0["kind"], r0["end"], r0["server"], r0["client"], r0["peer_domid"]) == (
+        "ivcom", "client", domid, 0, domid)
+    assert r0["path"] == f"/local/domain/{domid}/data/ivcom/tpp1"
+    ports = {r["port"] for r in rows}
+    traced = _sum_sends(evt, pid)
+    assert len(ports) == 1 and set(traced) == ports, (ports, dict(traced))
+    if (d / "client-port").is_file():
+        assert ports == {int(_read(d / "client-port"))}
+    sends = sum(r["sends"] for r in rows)
+    n = client["notifies_sent"]
+    wakeups = {r["wakeups"] for r in rows}
+    moved = [r["bytes"] for r in rows if r["bytes"] is not None]
+    c2s = sum(b["c2s"] for b in moved)
+    s2c = sum(b["s2c"] for b in moved)
+    print(f"channel {label}: port {ports}, row sends {sends}, notifies_sent {n}; "
+          f"bytes c2s {c2s} s2c {s2c} in {len(moved)} of {len(rows)} rows; "
+          f"sends/MiB {[r.get('sends_per_mib') for r in rows]}")
+    assert sends == sum(traced.values())
+    assert n <= sends <= n + 2
+    assert wakeups == {None} and all(r["wakeups_note"] for r in rows)
+    # round trips of 64-byte messages: 72-byte records (8-byte header), the
+    # warm-up (count / 10, at most 1000) included, plus end-of-ring PADs
+    count = client["count"]
+    msgs = count + min(count // 10, 1000)
+    limit = msgs * 72 + 72 * (msgs * 72 // (1 << 16) + 1)
+    assert moved, f"no bytes measured: {sorted({r.get('bytes_note') for r in rows})}"
+    assert 0 < c2s <= limit and 0 < s2c <= limit
+
+
 # ---- xen --live -------------------------------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
 """`ivcom-trace evtchn`: event channel notifications and delivery latency (bcc).
 
-    ivcom-trace evtchn [interval [count]] [-d DOMID] [-p PID] [-j] [-T]
+    ivcom-trace evtchn [interval [count]] [-d DOMID] [-p PID] [-j] [-T] [--msg-size N]
 
 Ctrl-C or SIGTERM ends it after one last, partial interval (marked
 `"partial": true` in JSON), so that a transfer can be traced from start to
@@ -13,6 +13,14 @@ works anywhere.  Per interval it shows user-space sends per port (with
 the remote domain when `lsevtchn` can tell), in-kernel sends per irq,
 deliveries to user-space event channels per irq, upcalls per cpu, gntdev
 grant maps per process, and log2 histograms of upcall-to-handler latency.
+
+Per channel (JSON key "channels"; attribution.py): the ports are joined
+with the IVCOM and libxenvchan channels XenStore lists, so each row says
+which channel the sends went to, the bytes the channel moved (from its
+control page, when this domain is its client) and sends per 1000 messages
+(messages DERIVED from bytes and --msg-size) or per MiB.  Wakeups per
+channel are not given: deliveries are counted per irq and Linux exposes
+no irq-to-port map for them.
 """
 
 from __future__ import annotations
@@ -32,7 +40,9 @@ from typing import Any, TextIO
 
 from ivcom.errors import IvcomError, UsageError
 
+from ivcom_trace import attribution as at
 from ivcom_trace.cli import Command, register
+from ivcom_trace.discovery import open_store
 
 BPF_SOURCE = "evtchn.bpf.c"
 DEBIAN_DIST_PACKAGES = "/usr/lib/python3/dist-packages"
@@ -85,26 +95,47 @@ _LSEVTCHN_RE = re.compile(
 )
 
 
+_REMOTE_PORT_RE = re.compile(r", Port (\d+)")
+
+
 def parse_lsevtchn(text: str) -> dict[int, int]:
     """lsevtchn output -> {local port: remote domid} for interdomain channels."""
-    out: dict[int, int] = {}
+    return {port: dom for port, (dom, _) in parse_lsevtchn_peers(text).items()}
+
+
+def parse_lsevtchn_peers(text: str) -> dict[int, tuple[int, int | None]]:
+    """lsevtchn output -> {local port: (remote domid, remote port or None)};
+    a port still waiting for its peer has no remote port."""
+    out: dict[int, tuple[int, int | None]] = {}
     for line in text.splitlines():
         m = _LSEVTCHN_RE.match(line)
         if m:
-            out[int(m.group(1))] = int(m.group(2))
+            r = _REMOTE_PORT_RE.match(line, m.end())
+            out[int(m.group(1))] = (int(m.group(2)), int(r.group(1)) if r else None)
     return out
 
 
-def port_domains() -> dict[int, int]:
-    """Ask lsevtchn about this domain's ports; empty when it cannot say."""
+def _lsevtchn() -> str | None:
     for cand in LSEVTCHN_CANDIDATES:
         try:
             proc = subprocess.run([cand], capture_output=True, text=True, timeout=10)
         except (OSError, subprocess.TimeoutExpired):
             continue
         if proc.returncode == 0:
-            return parse_lsevtchn(proc.stdout)
-    return {}
+            return proc.stdout
+    return None
+
+
+def port_domains() -> dict[int, int]:
+    """Ask lsevtchn about this domain's ports; empty when it cannot say."""
+    text = _lsevtchn()
+    return {} if text is None else parse_lsevtchn(text)
+
+
+def port_peers() -> dict[int, tuple[int, int | None]]:
+    """Ask lsevtchn who is at the other end of each port; empty when it cannot say."""
+    text = _lsevtchn()
+    return {} if text is None else parse_lsevtchn_peers(text)
 
 
 @dataclass(frozen=True)
@@ -120,7 +151,8 @@ class Snapshot:
 
 
 def snapshot_json(
-    snap: Snapshot, ports: Mapping[int, int], domid: int | None = None
+    snap: Snapshot, ports: Mapping[int, int], domid: int | None = None,
+    view: at.IntervalView | None = None, msg_size: int | None = None,
 ) -> dict[str, Any]:
     sends = []
     per_dom: dict[str, int] = {}
@@ -151,7 +183,66 @@ def snapshot_json(
         doc["grant_maps"] = [
             {"tgid": tgid, "count": n} for tgid, n in sorted(snap.grant_maps.items())
         ]
+    if view is not None:
+        doc.update(channels_json(view, ports, domid, msg_size))
     return doc
+
+
+def channels_json(view: at.IntervalView, ports: Mapping[int, int], domid: int | None,
+                  msg_size: int | None) -> dict[str, Any]:
+    """The per-channel part of one interval's JSON."""
+    doc: dict[str, Any] = {
+        "channels": [r.to_json() for r in view.rows],
+        "unattributed_sends": [
+            {"port": p, "remote_domid": ports.get(p), "count": n}
+            for p, n in view.unattributed.items()
+            if domid is None or ports.get(p) == domid
+        ],
+        "msg_size": msg_size,
+    }
+    if view.notes:
+        doc["channels_note"] = "; ".join(view.notes)
+    return doc
+
+
+def _num(v: float | int | None) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.1f}" if v >= 100 else f"{v:.3g}"
+    return str(v)
+
+
+def format_channels(view: at.IntervalView, doc: Mapping[str, Any],
+                    msg_size: int | None) -> list[str]:
+    """The per-channel table (80 columns) and its footnotes."""
+    per = "SENDS/1K MSG" if msg_size is not None else "SENDS/MiB"
+    out = [f"{'CHANNEL':<20} {'KIND':<5} {'END':<6} {'PORT':>5} {'PEER':>5} {'SENDS':>8} "
+           f"{'BYTES':>11} {per:>12}"]
+    for r in doc["channels"]:
+        peer = "?" if r["peer_domid"] is None else f"d{r['peer_domid']}"
+        port = "?" if r["port"] is None else str(r["port"])
+        rate = r.get("sends_per_1000_messages") if msg_size is not None else r.get(
+            "sends_per_mib")
+        out.append(
+            f"{r['channel'][:20]:<20} {r['kind']:<5} {(r['end'] or '?'):<6} {port:>5} "
+            f"{peer:>5} {r['sends']:>8} {_num(r['bytes_total']):>11} {_num(rate):>12}"
+        )
+    if not doc["channels"]:
+        out.append("(no channel active)")
+    if msg_size is not None:
+        out.append(f"messages are derived: bytes moved (both directions) / {msg_size}")
+    notes = sorted({r["bytes_note"] for r in doc["channels"] if r.get("bytes_note")})
+    out.extend(f"bytes: {n}" for n in notes)
+    if doc["channels"]:
+        out.append("wakeups per channel: unavailable (deliveries are per irq; no irq-to-port"
+                   " map)")
+    if doc["unattributed_sends"]:
+        out.append("sends on no known channel: " + ", ".join(
+            f"port {u['port']} {u['count']}" for u in doc["unattributed_sends"]))
+    if doc.get("channels_note"):
+        out.append(f"channels: {doc['channels_note']}")
+    return out
 
 
 def log2_hist_lines(hist: Mapping[int, int], unit: str = "ns", width: int = 30) -> list[str]:
@@ -170,9 +261,10 @@ def log2_hist_lines(hist: Mapping[int, int], unit: str = "ns", width: int = 30) 
 
 
 def format_snapshot(
-    snap: Snapshot, ports: Mapping[int, int], domid: int | None = None, stamp: str | None = None
+    snap: Snapshot, ports: Mapping[int, int], domid: int | None = None, stamp: str | None = None,
+    view: at.IntervalView | None = None, msg_size: int | None = None,
 ) -> str:
-    doc = snapshot_json(snap, ports, domid)
+    doc = snapshot_json(snap, ports, domid, view, msg_size)
     out = [stamp] if stamp else []
     out.append(f"{'TGID':>8} {'PORT':>6} {'REMOTE':>7} {'SENDS':>10}")
     for s in doc["user_sends"]:
@@ -195,6 +287,8 @@ def format_snapshot(
     if doc.get("grant_maps"):
         maps = ", ".join(f"{g['tgid']} {g['count']}" for g in doc["grant_maps"])
         out.append(f"gntdev maps by tgid: {maps}")
+    if view is not None:
+        out.extend(format_channels(view, doc, msg_size))
     for irq, h in snap.latency.items():
         out.append(f"\nirq {irq}: upcall-to-handler latency")
         out.extend(log2_hist_lines(h))
@@ -251,6 +345,32 @@ def delta_snapshot(now: Mapping[str, Mapping[Any, int]],
     )
 
 
+def msg_size_arg(text: str | None) -> int | None:
+    """--msg-size: a whole number of bytes, at least one 8-byte record header."""
+    if text is None:
+        return None
+    try:
+        v = int(text)
+    except ValueError:
+        raise UsageError(f"--msg-size must be a whole number of bytes, not {text!r}") from None
+    if v < 8 or v > 1 << 20:
+        raise UsageError(f"--msg-size must be between 8 and {1 << 20} bytes, not {v}")
+    return v
+
+
+def open_attribution(stack: contextlib.ExitStack) -> at.Attribution:
+    """The channel join on the real XenStore (a note says why when it is absent)."""
+    try:
+        store = stack.enter_context(open_store())
+    except IvcomError as exc:
+        return at.Attribution(None, None, note=f"XenStore not reachable: {exc}")
+    me = at.local_domid(store)
+    if me is None:
+        return at.Attribution(None, None, note="cannot tell this domain's id (no domid node)")
+    opener = at.xen_ctrl_opener if Path("/dev/xen/gntdev").exists() else None
+    return at.Attribution(store, me, peers=port_peers, ctrl_opener=opener)
+
+
 def _positive(text: str, what: str) -> int:
     try:
         v = int(text)
@@ -273,11 +393,19 @@ class EvtchnCommand(Command):
         parser.add_argument("-p", "--pid", type=int, help="only this process (tgid)")
         parser.add_argument("-j", "--json", action="store_true", help="JSON lines")
         parser.add_argument("-T", "--timestamp", action="store_true", help="time of day")
+        parser.add_argument(
+            "--msg-size", metavar="N",
+            help="bytes per message record in the ring (IVCOM message mode: 8-byte header "
+                 "+ payload, padded to 8, e.g. 72 for 64-byte messages).  Message counts "
+                 "are DERIVED, not counted: bytes moved in both directions / N (end-of-ring "
+                 "PAD records count as bytes).  Without it, sends are given per MiB moved",
+        )  # fmt: skip
         parser.add_argument("--ebpf", action="store_true", help=argparse.SUPPRESS)
 
     def run(self, args: argparse.Namespace) -> int:
         interval = _positive(args.interval, "interval") if args.interval else 1
         count = _positive(args.count, "count") if args.count else None
+        args.msg_size = msg_size_arg(args.msg_size)
         if args.ebpf:
             print(bpf_text(args.pid))
             return 0
@@ -287,8 +415,19 @@ class EvtchnCommand(Command):
         return self._trace(bcc, args, interval, count, sys.stdout)
 
     def _trace(
-        self, bcc: Any, args: argparse.Namespace, interval: int, count: int | None, out: TextIO
+        self, bcc: Any, args: argparse.Namespace, interval: int, count: int | None, out: TextIO,
+        attribution: at.Attribution | None = None,
     ) -> int:
+        with contextlib.ExitStack() as stack:
+            attrib = attribution if attribution is not None else open_attribution(stack)
+            stack.callback(attrib.close)
+            return self._trace_with(bcc, args, interval, count, out, attrib)
+
+    def _trace_with(
+        self, bcc: Any, args: argparse.Namespace, interval: int, count: int | None, out: TextIO,
+        attrib: at.Attribution,
+    ) -> int:
+        msg_size: int | None = getattr(args, "msg_size", None)
         have = {
             sym: bool(bcc.BPF.get_kprobe_functions(f"^{sym}$".encode())) for sym, _ in KPROBES
         }
@@ -307,6 +446,7 @@ class EvtchnCommand(Command):
         print(banner, file=sys.stderr if args.json else out, flush=True)
         ports = port_domains()
         done = 0
+        attrib.start()
         last = _raw_counts(b)
 
         def emit(partial: bool) -> None:
@@ -318,16 +458,18 @@ class EvtchnCommand(Command):
             # process that bound them is likely still running).
             if any(port not in ports for _, port in snap.user_sends):
                 ports.update(port_domains())
+            # ... and XenStore, for ports no channel claims yet.
+            view = attrib.interval(snap.user_sends, msg_size, args.domid)
             stamp = time.strftime("%H:%M:%S") if args.timestamp else None
             if args.json:
-                doc = snapshot_json(snap, ports, args.domid)
+                doc = snapshot_json(snap, ports, args.domid, view, msg_size)
                 if stamp:
                     doc["time"] = stamp
                 if partial:
                     doc["partial"] = True
                 print(json.dumps(doc, sort_keys=True), file=out, flush=True)
             else:
-                text = format_snapshot(snap, ports, args.domid, stamp)
+                text = format_snapshot(snap, ports, args.domid, stamp, view, msg_size)
                 print(text + ("\n(partial interval)" if partial else "") + "\n", file=out,
                       flush=True)
 
@@ -338,13 +480,31 @@ class EvtchnCommand(Command):
         with _stop_signals():
             try:
                 while count is None or done < count:
-                    time.sleep(interval)
+                    _sleep_polling(attrib, interval)
                     emit(False)
                     done += 1
             except KeyboardInterrupt:
                 with _stop_signals(ignore=True):
                     emit(True)
         return 0
+
+
+#: How often the ports of channels still connecting are looked for.
+PENDING_POLL_S = 0.1
+
+
+def _sleep_polling(attrib: at.Attribution, seconds: float) -> None:
+    """Sleep one interval; meanwhile, while a channel this domain is the
+    client of has not published its port yet, read that node every
+    PENDING_POLL_S (the channel's nodes are gone once it closes, which can
+    be before the interval ends)."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        if not attrib.pending():
+            time.sleep(left)
+            return
+        time.sleep(min(left, PENDING_POLL_S))
+        attrib.poll_pending()
 
 
 @contextlib.contextmanager

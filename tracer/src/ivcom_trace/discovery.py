@@ -1,8 +1,9 @@
 """Find channels in XenStore (dom0 view).
 
 IVCOM: /local/domain/<server>/data/ivcom/<name>/ with version, state,
-client-domid, mode, s2c-order, c2s-order, ctrl-ref, event-channel and the
-client's client/state.
+client-domid, mode, s2c-order, c2s-order, ctrl-ref, event-channel (the
+server's port) and the client's client/state and client/event-channel (the
+client's own port, written when it connects).
 
 libxenvchan: the server writes ring-ref and event-channel under a path the
 application chooses; the convention (and vchan-node's) is
@@ -50,6 +51,7 @@ class ChannelInfo:
     ctrl_ref: int | None
     event_channel: int | None
     path: str
+    client_event_channel: int | None = None  # IVCOM: the client's own port
 
     @property
     def label(self) -> str:
@@ -89,6 +91,11 @@ def _int(v: str | None) -> int | None:
         return None
 
 
+def read_int(store: Store, path: str) -> int | None:
+    """A node holding a number; None when it is absent, unreadable or not a number."""
+    return _int(_get(store, path))
+
+
 def list_channels(store: Store) -> list[ChannelInfo]:
     out: list[ChannelInfo] = []
     for dom in sorted(_ls(store, "/local/domain"), key=lambda d: _int(d) or 0):
@@ -112,6 +119,7 @@ def list_channels(store: Store) -> list[ChannelInfo]:
                     ctrl_ref=_int(_get(store, f"{p}/ctrl-ref")),
                     event_channel=_int(_get(store, f"{p}/event-channel")),
                     path=p,
+                    client_event_channel=_int(_get(store, f"{p}/client/event-channel")),
                 )
             )
         vbase = f"/local/domain/{dom}/data/vchan"

@@ -109,8 +109,25 @@ ivcom-pingpong -p "$domid" -n tpp1 -s 64 -c "$TRACE_A_COUNT" -t 60000 -j client 
     >a.json 2>a.err &
 clpid=$!
 echo "$clpid" >a.pid
+# The port the client publishes in client/event-channel when it connects
+# (the evtchn tracer's per-channel row must name it): polled until seen,
+# while the client runs (at most 60 s); the node is gone again once the
+# channel closes.
+(
+    i=0
+    while [ $i -lt 600 ]; do
+        p=$(xenstore-read "/local/domain/$domid/data/ivcom/tpp1/client/event-channel" \
+            2>/dev/null)
+        if [ -n "$p" ]; then echo "$p" >client-port; break; fi
+        kill -0 "$clpid" 2>/dev/null || break
+        i=$((i + 1))
+        sleep 0.1
+    done
+) &
+cppid=$!
 wait "$clpid"
 echo $? >a.rc
+wait "$cppid"
 stamp a-done
 sleep 1
 kill -TERM "$evpid"

@@ -30,7 +30,8 @@ use (construct, rich, pyxs, ...) copied from the build venv, in
 
 Under build/: cache/lab-trace/root (the unpacked trace debs),
 cache/lab-trace/trace-<key>.sqfs, and lab/images-trace/<key>/ (xen and
-vmlinuz linked from the default image, dom0.cpio = default + appended, base-image naming the default one).
+vmlinuz linked from the default image, dom0.cpio = default + appended,
+base-image naming the default one).
 mksquashfs comes from Debian's squashfs-tools, unpacked into the cache.
 """
 
@@ -130,7 +131,7 @@ exit 1
 class _Roots(_Tree):
     """Library lookup over several unpacked trees, the first one winning."""
 
-    def __init__(self, roots: Iterable[Path]) -> None:  # noqa: D107
+    def __init__(self, roots: Iterable[Path]) -> None:
         self.roots = list(roots)
         self.root = self.roots[0]
         self.libdirs = [r / d for r in self.roots for d in (
@@ -301,9 +302,9 @@ def _stage(stage: Path, root: Path, base_root: Path, kver: str, libs: dict[str, 
     stdlib = root / f"usr/lib/python{PYVER}"
     _add_tree(sink, stdlib, f"/usr/lib/python{PYVER}", tmp, skip=STDLIB_SKIP | {"lib-dynload"})
     sink.mkdir(f"/usr/lib/python{PYVER}/lib-dynload")
-    for so in sorted((stdlib / "lib-dynload").glob("*.so")):
-        if so.name.split(".", 1)[0] not in DYNLOAD_SKIP:
-            sink.file(f"/usr/lib/python{PYVER}/lib-dynload/{so.name}", so)
+    for ext in sorted((stdlib / "lib-dynload").glob("*.so")):
+        if ext.name.split(".", 1)[0] not in DYNLOAD_SKIP:
+            sink.file(f"/usr/lib/python{PYVER}/lib-dynload/{ext.name}", ext)
     _add_tree(sink, root / "usr/lib/python3/dist-packages/bcc",
               "/usr/lib/python3/dist-packages/bcc", tmp)
     # Kernel headers as Debian lays them out (-amd64 points into -common).
