@@ -784,6 +784,7 @@ int ivcom_sim_xs_get_perms(struct ivcom_platform *plat, const char *path,
 
 const struct ivcom_platform_ops ivcom_plat_sim_ops = {
     .name = "sim",
+    .yield_in_spin = 1,
     .open = sim_open,
     .close = sim_close,
     .share = sim_share,

@@ -211,7 +211,7 @@ static int chan_wait(struct ivcom_chan *ch, enum wait_for what, uint32_t need,
 {
     uint64_t spin_end, yield_from, max_iters, now = ivcom_now_ns();
     uint64_t i;
-    int r, blocked = 0;
+    int r, blocked = 0, yields;
 
     r = ready(ch, what, need);
     if (r)
@@ -223,16 +223,18 @@ static int chan_wait(struct ivcom_chan *ch, enum wait_for what, uint32_t need,
                                     : now + (uint64_t)ch->params.spin_us * 1000u;
     if (spin_end > deadline)
         spin_end = deadline;
-    yield_from = now + IVCOM_SPIN_PURE_NS;
+    yields = ch->plat->ops->yield_in_spin;
+    yield_from = yields ? now + IVCOM_SPIN_PURE_NS : UINT64_MAX;
     /* A stalled clock must not stretch the spin (see IVCOM_SPIN_*_ITERS):
      * a bounded spin is bounded by a count as well; polling needs none. */
     max_iters = ch->params.poll_only ? UINT64_MAX
-              : IVCOM_SPIN_PURE_ITERS +
-                (uint64_t)ch->params.spin_us * IVCOM_SPIN_YIELDS_PER_US;
+              : yields ? IVCOM_SPIN_PURE_ITERS +
+                         (uint64_t)ch->params.spin_us * IVCOM_SPIN_YIELDS_PER_US
+                       : (uint64_t)ch->params.spin_us * IVCOM_SPIN_PAUSES_PER_US;
     for (i = 1; now < spin_end && i <= max_iters; i++) {
         /* Past the first couple of microseconds the peer is probably not
          * running on another CPU: offer ours (no-op when nobody waits). */
-        if (now >= yield_from || i > IVCOM_SPIN_PURE_ITERS)
+        if (now >= yield_from || (yields && i > IVCOM_SPIN_PURE_ITERS))
             ivcom_os_yield();
         else
             ivcom_cpu_relax();

@@ -26,6 +26,10 @@
  * 0.2-1 us, so with a working clock the spin still lasts about spin_us). */
 #define IVCOM_SPIN_PURE_ITERS   64u
 #define IVCOM_SPIN_YIELDS_PER_US 4u
+/* Where yielding cannot run the peer (it is always another domain), the
+ * whole spin is cpu_relax(): at most this many per microsecond of spin_us
+ * (a pause is some 10-150 cycles). */
+#define IVCOM_SPIN_PAUSES_PER_US 64u
 
 #define IVCOM_EXPORT __attribute__((visibility("default")))
 

@@ -30,6 +30,12 @@ struct ivcom_xs_perm {
 
 struct ivcom_platform_ops {
     const char *name;
+    /* 1 when the peer may be a process of this same OS (sim): a spinning
+     * wait then yields the CPU, which may be the one the peer needs.  0
+     * when the peer is always another domain: a yield cannot run it (and
+     * in a PV guest each one costs a system call and a hypercall), so the
+     * spin only pauses. */
+    int yield_in_spin;
 
     /* Set up the backend; fills plat->domid.  `close` undoes it. */
     int  (*open)(struct ivcom_platform *plat);
