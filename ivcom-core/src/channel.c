@@ -203,13 +203,38 @@ static int ms_left(uint64_t deadline)
     return (int)((deadline - now + NS_PER_MS - 1) / NS_PER_MS);
 }
 
+/* The spin budget of the next wait (ns); see IVCOM_SPIN_RETRY. */
+static uint64_t spin_budget(struct ivcom_chan *ch)
+{
+    if (ch->spin_ns == 0 && ++ch->spin_idle >= IVCOM_SPIN_RETRY) {
+        ch->spin_idle = 0;
+        return (uint64_t)ch->params.spin_us * 1000u;
+    }
+    return ch->spin_ns;
+}
+
+/* A spin ended the wait (paid = 1) or the wait had to block (0). */
+static void spin_paid(struct ivcom_chan *ch, int paid)
+{
+    uint64_t max = (uint64_t)ch->params.spin_us * 1000u, v;
+
+    if (paid) {
+        v = ch->spin_ns ? ch->spin_ns * 2 : max;
+        ch->spin_ns = v < max ? v : max;
+    } else {
+        ch->spin_ns /= 2;
+        if (ch->spin_ns < IVCOM_SPIN_MIN_NS)
+            ch->spin_ns = 0;
+    }
+}
+
 /* Wait until `what` is ready or the deadline passes: spin for spin_us,
  * then block on the event channel after arming the peer's notification.
  * A blocked wait re-checks the peer's presence every IVCOM_PROBE_MS. */
 static int chan_wait(struct ivcom_chan *ch, enum wait_for what, uint32_t need,
                      uint64_t deadline)
 {
-    uint64_t spin_end, yield_from, max_iters, now = ivcom_now_ns();
+    uint64_t spin_end, yield_from, max_iters, budget, now = ivcom_now_ns();
     uint64_t i;
     int r, blocked = 0, yields;
 
@@ -219,8 +244,8 @@ static int chan_wait(struct ivcom_chan *ch, enum wait_for what, uint32_t need,
     if (now >= deadline)
         return -ETIMEDOUT;
 
-    spin_end = ch->params.poll_only ? deadline
-                                    : now + (uint64_t)ch->params.spin_us * 1000u;
+    budget = spin_budget(ch);
+    spin_end = ch->params.poll_only ? deadline : now + budget;
     if (spin_end > deadline)
         spin_end = deadline;
     yields = ch->plat->ops->yield_in_spin;
@@ -228,9 +253,9 @@ static int chan_wait(struct ivcom_chan *ch, enum wait_for what, uint32_t need,
     /* A stalled clock must not stretch the spin (see IVCOM_SPIN_*_ITERS):
      * a bounded spin is bounded by a count as well; polling needs none. */
     max_iters = ch->params.poll_only ? UINT64_MAX
-              : yields ? IVCOM_SPIN_PURE_ITERS +
-                         (uint64_t)ch->params.spin_us * IVCOM_SPIN_YIELDS_PER_US
-                       : (uint64_t)ch->params.spin_us * IVCOM_SPIN_PAUSES_PER_US;
+              : !budget ? 0
+              : yields ? IVCOM_SPIN_PURE_ITERS + budget * IVCOM_SPIN_YIELDS_PER_US / 1000u
+                       : budget * IVCOM_SPIN_PAUSES_PER_US / 1000u;
     for (i = 1; now < spin_end && i <= max_iters; i++) {
         /* Past the first couple of microseconds the peer is probably not
          * running on another CPU: offer ours (no-op when nobody waits). */
@@ -241,6 +266,7 @@ static int chan_wait(struct ivcom_chan *ch, enum wait_for what, uint32_t need,
         r = ready(ch, what, need);
         if (r) {
             ch->st.spins++;
+            spin_paid(ch, 1);
             return r < 0 ? r : 0;
         }
         if ((i & 15) == 0 || now >= yield_from)
@@ -248,6 +274,7 @@ static int chan_wait(struct ivcom_chan *ch, enum wait_for what, uint32_t need,
     }
     if (ch->params.poll_only)
         return -ETIMEDOUT;
+    spin_paid(ch, 0);
 
     for (;;) {
         int slice, e;
@@ -301,6 +328,7 @@ static struct ivcom_chan *chan_new(struct ivcom_platform *plat, const char *name
         ch->params = *params;
     else
         ivcom_params_init(&ch->params);
+    ch->spin_ns = (uint64_t)ch->params.spin_us * 1000u;
     return ch;
 }
 
@@ -894,9 +922,17 @@ IVCOM_EXPORT int ivcom_stream_release(struct ivcom_chan *ch, size_t len)
 
 /* Copy into as many spans as are free (two when the ring wraps), then
  * publish once: one event at most per call. */
+/* Stream copies larger than a quarter ring are published a quarter ring
+ * at a time, so that the peer copies one batch while we copy the next
+ * (one publish for the whole copy would make the two ends take turns). */
+static size_t stream_batch(const struct ivcom_ring *r)
+{
+    return r->size / 4;
+}
+
 static ssize_t write_once(struct ivcom_chan *ch, const uint8_t *src, size_t len)
 {
-    size_t done = 0;
+    size_t done = 0, batch = stream_batch(&ch->tx);
 
     while (done < len) {
         void *dst;
@@ -909,9 +945,13 @@ static ssize_t write_once(struct ivcom_chan *ch, const uint8_t *src, size_t len)
             return done ? (ssize_t)done : r;
         if (span > len - done)
             span = len - done;
+        if (span > batch)
+            span = batch;
         memcpy(dst, src + done, span);
         ivcom_ring_stream_commit(&ch->tx, span);
         done += span;
+        if (done < len && span == batch)
+            tx_publish(ch);
     }
     if (done) {
         ch->st.tx_bytes += done;
@@ -923,7 +963,7 @@ static ssize_t write_once(struct ivcom_chan *ch, const uint8_t *src, size_t len)
 
 static ssize_t read_once(struct ivcom_chan *ch, uint8_t *dst, size_t len)
 {
-    size_t done = 0;
+    size_t done = 0, batch = stream_batch(&ch->rx);
 
     while (done < len) {
         const void *src;
@@ -939,9 +979,13 @@ static ssize_t read_once(struct ivcom_chan *ch, uint8_t *dst, size_t len)
         }
         if (span > len - done)
             span = len - done;
+        if (span > batch)
+            span = batch;
         memcpy(dst + done, src, span);
         ivcom_ring_stream_release(&ch->rx, span);
         done += span;
+        if (done < len && span == batch)
+            rx_publish(ch);
     }
     if (done) {
         ch->st.rx_bytes += done;

@@ -30,6 +30,12 @@
  * whole spin is cpu_relax(): at most this many per microsecond of spin_us
  * (a pause is some 10-150 cycles). */
 #define IVCOM_SPIN_PAUSES_PER_US 64u
+/* The spin budget adapts: a wait the spin ended doubles it (up to
+ * spin_us), a wait that had to block halves it; once at 0 (spinning never
+ * paid: the peer answers slower than spin_us) the full budget is tried
+ * again every IVCOM_SPIN_RETRY waits. */
+#define IVCOM_SPIN_MIN_NS       500u
+#define IVCOM_SPIN_RETRY        64u
 
 #define IVCOM_EXPORT __attribute__((visibility("default")))
 
@@ -55,6 +61,10 @@ struct ivcom_chan {
     int      closing;
     int      peer_seen;             /* server: XenStore says the client came */
     uint32_t tx_len, rx_len;        /* payload of the reserved/peeked message */
+    /* The adaptive spin: the budget now (ns, 0..spin_us) and the waits
+     * since it fell to 0 (see chan_wait). */
+    uint64_t spin_ns;
+    uint32_t spin_idle;
 
     char     xs_dir[IVCOM_PATH_MAX];    /* server's offer directory */
     char     xs_presence[IVCOM_PATH_MAX]; /* client's presence node */

@@ -40,8 +40,10 @@ struct ivcom_params {
     uint8_t  mode;          /* IVCOM_MODE_MESSAGE (default) or _STREAM */
     uint8_t  tx_order;      /* log2 of the ring we send on (default 16) */
     uint8_t  rx_order;      /* log2 of the ring we receive on (default 16) */
-    uint32_t spin_us;       /* adaptive wait: spin this long before blocking
-                               (default 30; 0 = block at once) */
+    uint32_t spin_us;       /* adaptive wait: spin at most this long before
+                               blocking (default 30; 0 = block at once); the
+                               spin shrinks while it does not pay and grows
+                               back when it does */
     int      poll_only;     /* never block on the event channel: spin */
 };
 

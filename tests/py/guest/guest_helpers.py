@@ -115,59 +115,24 @@ def boot_as_dom0(xen: Path, image: Path, cmdline: str = "",
 
 
 # ---- tiny guests as domUs in the Xen lab ------------------------------------
-# Busybox sh for lab scenarios (lib.sh is sourced; cwd is $OUT).  Guest
-# images and the config template are expected in $G.
-GUEST_SH = r"""
-G=${G:-/tmp/ivcom-guest}
-# guest_cfg NAME APP EXTRA: the xl config, generated from the template.
-guest_cfg() {
-    sed -e "s|@NAME@|$1|g" -e "s|@KERNEL@|$G/ivcom-guest-$2.elf|g" \
-        -e "s|@EXTRA@|$3|g" "$G/guest.cfg.in" >"$1.cfg"
-}
-# guest_create NAME [xl create options]: retried once (xl's helper can
-# crash under TCG).  Not confirmed with `xl list`: a quick guest may be
-# gone already.
-guest_create() {
-    name=$1
-    shift
-    attempt=1
-    until xl create "$@" "$name.cfg" >"xl-create-$name.log" 2>&1; do
-        xl destroy "$name" >/dev/null 2>&1
-        [ $attempt -ge 2 ] &&
-            lab_fail "xl create $name failed twice: $(tail -n 1 xl-create-$name.log)"
-        lab_retry_note "xl create $name failed; retrying once"
-        attempt=2
-        sleep 1
-    done
-}
-# guest_finish NAME: wait for the result line and for the guest to shut
-# itself down; keep its console log (CRs stripped).
-guest_finish() {
-    name=$1
-    log=$CONSOLE_DIR/guest-$name.log
-    t=0
-    while [ $t -lt 600 ] && ! grep -q '^ivcom-guest: result: ' "$log" 2>/dev/null; do
-        sleep 0.2
-        t=$((t + 1))
-    done
-    t=0
-    while [ $t -lt 100 ] && xl list "$name" >/dev/null 2>&1; do
-        sleep 0.2
-        t=$((t + 1))
-    done
-    if xl list "$name" >/dev/null 2>&1; then
-        echo "$name" >>still-running
-        xl destroy "$name" >/dev/null 2>&1
-    fi
-    tr -d '\r' <"$log" >"console-$name.log" 2>/dev/null
-    lab_log "$name: $(grep '^ivcom-guest: result: ' "console-$name.log" | head -n 1)"
-}
-run_guest() {
-    guest_cfg "$1" "$2" "$3"
-    guest_create "$1"
-    guest_finish "$1"
-}
-"""
+# Busybox sh for lab scenarios (lib.sh is sourced; cwd is $OUT): the
+# toolkit's guest-lib.sh (ivcom.lab package data), which the lab benchmark
+# sources too -- one copy.  Guest images and the config template are
+# expected in $G.
+GUEST_LIB = ROOT / "toolkit" / "src" / "ivcom" / "lab" / "guest-lib.sh"
+
+
+def _guest_sh() -> str:
+    try:
+        from importlib import resources
+
+        return resources.files("ivcom.lab").joinpath("guest-lib.sh").read_text()
+    except (ImportError, OSError):
+        # The toolkit is not installed: read the source tree's copy.
+        return GUEST_LIB.read_text()
+
+
+GUEST_SH = _guest_sh()
 
 
 def ship(path: Path, dest: str) -> str:

@@ -45,46 +45,7 @@ CORE_TOOLS = ("ivcom-pingpong", "ivcom-stream")
 HOSTILE_SRC = ROOT / "tests" / "lab-tools" / "lab-ivcom-hostile.c"
 
 PRELUDE = GUEST_SH + r"""
-mkdir -p "$G"
-cp "$LAB_FILES"/* "$G"/ || lab_fail "cannot copy the shared files"
-chmod +x "$G"/ivcom-pingpong "$G"/ivcom-stream "$G"/lab-ivcom-hostile
-PATH=$G:$PATH
-now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
-# tell DOMID PEER: the peer's domid in the guest's data/ivcom-peer.
-tell() {
-    xenstore-write "/local/domain/$1/data/ivcom-peer" "$2" &&
-        xenstore-chmod "/local/domain/$1/data/ivcom-peer" "n$1" ||
-        lab_fail "cannot tell dom$1 its peer"
-}
-# pair_start S APP EXTRA C APP EXTRA: both created paused (the server
-# first: XenStore perms may only name existing domains), each told the
-# other's domid, then both unpaused.  Domids in domids-S.
-pair_start() {
-    guest_cfg "$1" "$2" "$3"
-    guest_create "$1" -p
-    sid=$(xl domid "$1") || lab_fail "$1 not created"
-    guest_cfg "$4" "$5" "$6"
-    guest_create "$4" -p
-    cid=$(xl domid "$4") || lab_fail "$4 not created"
-    tell "$sid" "$cid"
-    tell "$cid" "$sid"
-    echo "$sid $cid" >"domids-$1"
-    xl unpause "$1"
-    xl unpause "$4"
-}
-pair() {
-    pair_start "$@"
-    guest_finish "$4"
-    guest_finish "$1"
-}
-# keep_console NAME: the console log of a guest that will never finish.
-keep_console() {
-    tr -d '\r' <"$CONSOLE_DIR/guest-$1.log" >"console-$1.log" 2>/dev/null
-}
-# wait_console NAME PATTERN LIMIT_S: 0 seen, else fail the scenario.
-wait_console() {
-    lab_poll_console "$1" "$2" "$3" || lab_fail "$1: no '$2' within ${3}s"
-}
+guest_files
 diag() {
     xl dmesg >xl-dmesg.txt 2>&1
     dmesg | tail -n 60 >dom0-dmesg-tail.txt 2>&1
