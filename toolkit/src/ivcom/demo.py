@@ -130,4 +130,7 @@ class DemoCommand(Command):
                 console.print(f"note: {note}")
         for t in tables:
             console.print(t)
+        if not args.sim and res.get("guest") is not None:
+            # the tiny guest beside a Linux PV domU, same boot (plain text)
+            print("\n".join(labbench.render_guest(res["guest"])))
         return 0

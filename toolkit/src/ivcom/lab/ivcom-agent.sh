@@ -38,12 +38,13 @@ while :; do
     # shellcheck disable=SC2086  # the command line is split on purpose
     $cmd >/tmp/agent.out 2>/tmp/agent.err </dev/null
     rc=$?
-    # Killed by a fault (SIGILL, SIGABRT, SIGBUS, SIGFPE, SIGSEGV) with
-    # nothing on stdout and at most the shell's one-word signal line on
-    # stderr: it faulted at start-up (under TCG a freshly started process
-    # occasionally does).  Run it once more; a peer it was meant to meet is
+    # Killed by a fault (SIGILL, SIGABRT, SIGBUS, SIGFPE, SIGSEGV), or
+    # "not found" (127) for a program that is there, with nothing on
+    # stdout and at most the shell's one line on stderr: it failed at
+    # start-up (under TCG a freshly started process occasionally faults, or
+    # its exec fails).  Run it once more; a peer it was meant to meet is
     # still waiting within its timeout.
-    case $rc in 132|134|135|136|139) fault=1 ;; *) fault= ;; esac
+    case $rc in 127|132|134|135|136|139) fault=1 ;; *) fault= ;; esac
     if [ -n "$fault" ] && [ ! -s /tmp/agent.out ] &&
         [ "$(lines /tmp/agent.err)" -le 1 ]; then
         echo "ivcom-agent: $n retry: rc=$rc before any output"

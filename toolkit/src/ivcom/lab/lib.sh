@@ -26,16 +26,17 @@ lab_retry_note() {
 
 # lab_fault_rerun OUT ERR COMMAND...: run COMMAND (stdout to OUT, stderr to
 # ERR); if a fault signal (SIGILL/ABRT/BUS/FPE/SEGV) killed it before it
-# printed anything, note it and run it once more: under TCG a freshly
-# started process occasionally faults at start-up.  Returns its status.
+# printed anything, or its exec failed ("not found", 127), note it and run
+# it once more: under TCG a freshly started process occasionally faults at
+# start-up.  Returns its status.
 lab_fault_rerun() {
     local out=$1 err=$2 rc
     shift 2
     "$@" >"$out" 2>"$err"
     rc=$?
     case $rc in
-        132|134|135|136|139)
-            if [ ! -s "$out" ] && [ ! -s "$err" ]; then
+        127|132|134|135|136|139)
+            if [ ! -s "$out" ] && [ "$(wc -l <"$err")" -le 1 ]; then
                 lab_retry_note "$1 died (status $rc) before any output; re-ran it"
                 "$@" >"$out" 2>"$err"
                 rc=$?
