@@ -152,15 +152,7 @@ guest_cfg hecho echo "role=server peer=0 name=hx"
 guest_create hecho
 g=$(xl domid hecho) || lab_fail "hecho not created"
 echo "$g" >domid-hecho
-base=/local/domain/$g/data/ivcom/hx
-t=0
-until [ "$(xenstore-read "$base/state" 2>/dev/null)" = offered ]; do
-    [ $t -ge 450 ] && lab_fail "no offer from hecho within 90 s"
-    sleep 0.2
-    t=$((t + 1))
-done
-ref=$(xenstore-read "$base/ctrl-ref") || lab_fail "no ctrl-ref"
-port=$(xenstore-read "$base/event-channel") || lab_fail "no event-channel"
+lab_offer_wait "$g" hx
 pres=/local/domain/0/data/ivcom-client/$g/hx
 xenstore-write "$pres" connected && xenstore-chmod "$pres" n0 "r$g" \
     || lab_fail "cannot write the presence node"
@@ -209,17 +201,6 @@ agent_guest hx
 agent_ready hx
 H=$(agent_id hx)
 echo "$H" >domid-hx
-# offer_of DOMID NAME: wait for the offer; sets ref and port.
-offer_of() {
-    local base=/local/domain/$1/data/ivcom/$2 t=0
-    until [ "$(xenstore-read "$base/state" 2>/dev/null)" = offered ]; do
-        [ $t -ge 450 ] && lab_fail "no offer $2 from dom$1 within 90 s"
-        sleep 0.2
-        t=$((t + 1))
-    done
-    ref=$(xenstore-read "$base/ctrl-ref") || lab_fail "no ctrl-ref for $2"
-    port=$(xenstore-read "$base/event-channel") || lab_fail "no event-channel for $2"
-}
 # attack SERVER NAME MODE TAG: hx writes its presence node (in its own
 # XenStore home, readable by the server) and runs the hostile client.
 attack() {
@@ -236,7 +217,7 @@ for mode in index header; do
     guest_cfg ht-$mode echo "role=server peer=$H name=hx-$mode"
     guest_create ht-$mode
     g=$(xl domid ht-$mode) || lab_fail "ht-$mode not created"
-    offer_of "$g" "hx-$mode"
+    lab_offer_wait "$g" "hx-$mode"
     attack "$g" "hx-$mode" "$mode" "tiny-$mode"
     guest_finish ht-$mode
 done
@@ -244,7 +225,7 @@ for mode in index header; do
     lab_fault_rerun "linux-$mode.server" "linux-$mode.server.err" \
         timeout 150 ivcom-pingpong -p "$H" -n hl-$mode -t 60000 server &
     spid=$!
-    offer_of 0 "hl-$mode"
+    lab_offer_wait 0 "hl-$mode"
     attack 0 "hl-$mode" "$mode" "linux-$mode"
     wait $spid
     echo $? >"linux-$mode.server.rc"

@@ -17,6 +17,7 @@ from ivcom.lab import trace_image
 from ivcom.lab.errors import LabError
 from ivcom.lab.image import build_image
 from ivcom_trace import cmd_evtchn as ev
+from ivcom_trace.fakes import BpfTable
 
 
 def test_delta_snapshot_reports_only_what_moved():
@@ -40,17 +41,7 @@ def test_delta_of_equal_readings_is_empty():
 
 # A stand-in for bcc: counters that grow by a fixed amount at every read,
 # so the sum of what the tracer prints must equal the last cumulative value.
-class _Val:
-    def __init__(self, v: int) -> None:
-        self.value = v
-
-
-class _Table:
-    def __init__(self, rows: list[tuple[Any, int]]) -> None:
-        self.rows = rows
-
-    def items(self) -> list[tuple[Any, _Val]]:
-        return [(k, _Val(v)) for k, v in self.rows]
+_Table = BpfTable
 
 
 class _FakeBPF:

@@ -21,7 +21,7 @@ from ivcom_trace import cmd_evtchn as ev
 from ivcom_trace import cmd_xen
 from ivcom_trace.cli import main
 from ivcom_trace.discovery import list_channels
-from ivcom_trace.fakes import FakeStore
+from ivcom_trace.fakes import BpfTable, FakeStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "xentrace"))
 from xt_tracegen import scenario
@@ -344,17 +344,7 @@ def test_per_1000_messages_and_per_mib():
 # ---- `ivcom-trace evtchn` with a fake BPF ---------------------------------------------------
 
 
-class _Val:
-    def __init__(self, v: int) -> None:
-        self.value = v
-
-
-class _Table:
-    def __init__(self, rows: list[tuple[Any, int]]) -> None:
-        self.rows = rows
-
-    def items(self) -> list[tuple[Any, _Val]]:
-        return [(k, _Val(v)) for k, v in self.rows]
+_Table = BpfTable
 
 
 def fake_bcc(readings: list[dict[tuple[int, int], int]], feed: PageFeed | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from ivcom import layouts as L
 
@@ -83,3 +84,20 @@ DEMO_STORE = {
     "/local/domain/2/data/vchan/0/5000/ring-ref": "12",
     "/local/domain/2/data/vchan/0/5000/event-channel": "7",
 }
+
+
+class BpfValue:
+    """A stand-in for one value of a bcc table (what `.value` reads)."""
+
+    def __init__(self, v: int) -> None:
+        self.value = v
+
+
+class BpfTable:
+    """A stand-in for a bcc hash table: `items()` over fixed counts."""
+
+    def __init__(self, rows: list[tuple[Any, int]]) -> None:
+        self.rows = rows
+
+    def items(self) -> list[tuple[Any, BpfValue]]:
+        return [(k, BpfValue(v)) for k, v in self.rows]

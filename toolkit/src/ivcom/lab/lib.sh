@@ -45,6 +45,21 @@ lab_fault_rerun() {
     return $rc
 }
 
+# lab_offer_wait SERVER_DOMID NAME [LIMIT_S]: wait (default 90 s) until
+# the IVCOM offer NAME of SERVER_DOMID says "offered"; sets offer (its
+# XenStore directory), ref (its ctrl-ref) and port (its event-channel).
+lab_offer_wait() {
+    local t=0 limit=$((${3:-90} * 5))
+    offer=/local/domain/$1/data/ivcom/$2
+    until [ "$(xenstore-read "$offer/state" 2>/dev/null)" = offered ]; do
+        [ $t -ge $limit ] && lab_fail "no offer $2 from dom$1 within ${3:-90} s"
+        sleep 0.2
+        t=$((t + 1))
+    done
+    ref=$(xenstore-read "$offer/ctrl-ref") || lab_fail "no ctrl-ref in offer $2"
+    port=$(xenstore-read "$offer/event-channel") || lab_fail "no event-channel in offer $2"
+}
+
 # lab_guest_cfg NAME [key=value ...] -> path of a generated xl config.
 #   memory=MiB (256)  vcpus=N (1)  ip=A.B.C.D/NN  run=/path/in/guest
 #   args=a,b,c (commas become spaces)  net=1 (a vif on xenbr0)  type=pv|pvh

@@ -64,15 +64,8 @@ run() {
 
 # ---- 1. a third domain is refused ------------------------------------------
 agent_start iva dsrv ivcom-pingpong -p "$B" -n deny -t 120000 server
-offer=/local/domain/$A/data/ivcom/deny
-i=0
-until [ "$(xenstore-read "$offer/state" 2>/dev/null)" = offered ]; do
-    i=$((i + 1))
-    [ $i -gt 300 ] && lab_fail "iva did not offer channel deny"
-    sleep 0.2
-done
+lab_offer_wait "$A" deny 60
 xenstore-ls -p "$offer" >deny-offer.txt 2>&1
-ref=$(xenstore-read "$offer/ctrl-ref")
 echo "$ref" >deny-ctrl-ref
 agent_start ivc c1 ivcom-pingpong -p "$A" -n deny -t 3000 client
 agent_wait ivc "$c1" deny-third.client 60
@@ -140,13 +133,8 @@ echo $(( $(date +%s) - t0 )) >destroy.seconds
 # goes no further; then iva is destroyed.  `timeout` bounds a hang.
 lab_fault_rerun hs.server hs.server.err timeout 60 ivcom-pingpong -p "$A" -n hs -t 45000 server &
 spid=$!
-hsoffer=/local/domain/0/data/ivcom/hs
-i=0
-until [ "$(xenstore-read "$hsoffer/state" 2>/dev/null)" = offered ]; do
-    i=$((i + 1))
-    [ $i -gt 300 ] && lab_fail "dom0 did not offer channel hs"
-    sleep 0.2
-done
+lab_offer_wait 0 hs 60
+hsoffer=$offer
 agent_start iva h1 xenstore write "data/ivcom-client/0/hs" connected
 agent_ok iva "$h1" hs-presence 60
 agent_start iva h2 xenstore chmod "data/ivcom-client/0/hs" "n$A" r0
