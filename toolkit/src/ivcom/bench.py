@@ -309,13 +309,23 @@ def _human(size: int) -> str:
 
 
 def plot(results: Json, path: Path) -> None:
+    """Latency and throughput panels for each section that ran (sim, lab)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sim = results["sim"]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    sections = [k for k in ("sim", "lab") if results.get(k)]
+    fig, axes = plt.subplots(len(sections), 2, figsize=(12, 4.5 * len(sections)),
+                             squeeze=False)
+    for row, name in zip(axes, sections, strict=True):
+        (_plot_sim if name == "sim" else _plot_lab)(results[name], row[0], row[1])
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _plot_sim(sim: Json, ax1: Any, ax2: Any) -> None:
     labels = ["ivcom-poll", "ivcom-adaptive", *BASELINES]
     for i, pin in enumerate(PINS):
         vals = [_pick(sim["latency"], transport=lb, pin=pin)["rtt_us"]["median"]
@@ -339,9 +349,33 @@ def plot(results: Json, path: Path) -> None:
     ax2.set_ylabel("GB/s (log)")
     ax2.set_title("throughput (sim, pinned)")
     ax2.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+
+
+LAB_LABELS = {"ivcom": "IVCOM", "tcp": "netfront TCP", "vchan": "libxenvchan"}
+
+
+def _plot_lab(lab: Json, ax1: Any, ax2: Any) -> None:
+    """Round trip (median with p10-p90) and throughput between two PV domUs
+    (TCG: compare within the boot only)."""
+    rr = lab["rr"]
+    names = [t for t in LAB_LABELS if t in rr]
+    med = [rr[t]["median_us"] for t in names]
+    err = [[m - rr[t]["p10_us"] for t, m in zip(names, med, strict=True)],
+           [rr[t]["p90_us"] - m for t, m in zip(names, med, strict=True)]]
+    ax1.bar(range(len(names)), med, yerr=err, capsize=4)
+    ax1.set_xticks(range(len(names)), [LAB_LABELS[t] for t in names])
+    ax1.set_ylabel("64 B round trip (us; bar: median, p10-p90)")
+    ax1.set_title(f"latency (Xen {lab.get('xen') or '?'} lab, domU<->domU, TCG)")
+    for t in names:
+        pts = [(r["size"], r[t]["median"]) for r in lab["throughput"] if t in r]
+        if pts:
+            ax2.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=LAB_LABELS[t])
+    ax2.set_xscale("log", base=2)
+    ax2.set_yscale("log")
+    ax2.set_xlabel("write size (bytes)")
+    ax2.set_ylabel("MB/s (log)")
+    ax2.set_title("throughput (Xen lab, domU<->domU, TCG)")
+    ax2.legend()
 
 
 @contextmanager
@@ -383,7 +417,7 @@ def write_results(results: Json, out: Path, extra: Sequence[str] = ()) -> str:
     (out / "bench.json").write_text(json.dumps(results, indent=1) + "\n")
     text = render_table(results, extra)
     (out / "bench.txt").write_text(text)
-    if results.get("sim"):
+    if results.get("sim") or results.get("lab"):
         plot(results, out / "bench.png")
     return text
 
