@@ -519,7 +519,10 @@ static void run_channel(struct ivcom_chan *ch, struct fin *in)
             r = ivcom_stream_commit(ch, len);
             FUZZ_CHECK(r != 0 || held_span || len == 0 || wrong_mode,
                        "stream commit of %zu without a stream reservation", len);
-            held_span = 0;
+            /* A refused commit (a length beyond the span) leaves the
+             * reservation as it was: the caller may commit again. */
+            if (r == 0)
+                held_span = 0;
             break;
         case OP_SPEEK:
             r = ivcom_stream_try_peek(ch, &cbuf, &len);
