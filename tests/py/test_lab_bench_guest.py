@@ -18,7 +18,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from ivcom.lab import bench as lb
 from ivcom.lab.errors import LabError
 
@@ -331,9 +330,9 @@ def test_guest_files_named_for_the_runner(tmp_path: Path) -> None:
     """The shared files the bench hands the runner: every image the
     scenario checks for, and the template (built if missing)."""
     out = ROOT / "build" / "guest"
-    if not all((out / f"ivcom-guest-{a}.elf").is_file() for a in lb.GUEST_APPS):
-        if shutil.which("make") is None:
-            pytest.skip("guest images not built and make is not available")
+    if (not all((out / f"ivcom-guest-{a}.elf").is_file() for a in lb.GUEST_APPS)
+            and shutil.which("make") is None):
+        pytest.skip("guest images not built and make is not available")
     files = lb.guest_files()
     assert set(files) == {f"ivcom-guest-{a}.elf" for a in lb.GUEST_APPS} | {"guest.cfg.in"}
     for p in files.values():
@@ -578,7 +577,7 @@ def test_guest_build_that_makes_nothing(tmp_path: Path, monkeypatch: pytest.Monk
     if shutil.which("make") is None:
         pytest.skip("make not available")
     _use_tree(monkeypatch, _fake_tree(tmp_path, "@true"))
-    with pytest.raises(LabError, match="make guest did not build ivcom-guest-echo.elf"):
+    with pytest.raises(LabError, match=r"make guest did not build ivcom-guest-echo\.elf"):
         lb.guest_files()
 
 
@@ -594,7 +593,7 @@ def test_guest_helpers_share_the_toolkit_copy() -> None:
     finally:
         sys.path.pop(0)
     text = (LAB_PKG / "guest-lib.sh").read_text()
-    assert guest_helpers.GUEST_SH == text
+    assert text == guest_helpers.GUEST_SH
     for fn in ("guest_cfg", "guest_create", "guest_finish", "run_guest", "guest_files",
                "pair_start", "pair", "tell", "now_ms", "guest_result"):
         assert f"\n{fn}() {{" in text, fn
@@ -651,7 +650,7 @@ class _FakeRunner:
     """Stands in for LabRunner: records what run() asks for and leaves the
     results directories a boot would."""
 
-    seen: dict = {}
+    seen: ClassVar[dict] = {}
     guest_rc: int = 0
     guest_lines: str | None = None
     bench_rc: int = 0

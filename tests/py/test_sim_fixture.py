@@ -7,7 +7,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from ivcom import cli
 from ivcom import sim as simmod
 
@@ -57,7 +56,8 @@ def test_cli_status_without_sim(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "no sim is running" in capsys.readouterr().out
 
 
-def test_cli_stop_without_sim_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_stop_without_sim_is_one_line(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["sim", "stop", "-d", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no sim is running" in err

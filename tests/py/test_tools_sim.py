@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from ivcom import sim as simmod
 
 BIG = "100000000"

@@ -28,7 +28,6 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
-
 from ivcom import sim as simmod
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -16,6 +16,7 @@ coalesces events still pending), so they are checked as 0 < d <= sends.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import re
@@ -30,9 +31,9 @@ from typing import Any
 import pytest
 from ivcom.lab.errors import LabError, QemuUnavailable
 from ivcom.lab.image import LabImage, Payload, build_image, build_root
-from ivcom.lab.trace_image import CORE_TOOLS, trace_payload
 from ivcom.lab.runner import BootResult, LabRunner, Scenario, ScenarioResult, check_qemu
 from ivcom.lab.tools import standard_payload
+from ivcom.lab.trace_image import CORE_TOOLS, trace_payload
 from ivcom_trace import xentrace as xt
 from ivcom_trace.cli import main as trace_main
 
@@ -301,7 +302,7 @@ def _check_inspect(d: Path, dirs: set[str], describe: str) -> dict[str, int]:
     assert bad in ([], [len(frames) - 1]), f"violations in frames {bad} of {len(frames)}"
     good = [f for f, v in frames if not v]
     moved = {k: (good[-1][k] - good[0][k]) & 0xFFFFFFFF for k in dirs}
-    steps = {k: sum(1 for a, b in zip(good, good[1:]) if a[k] != b[k]) for k in dirs}
+    steps = {k: sum(1 for a, b in itertools.pairwise(good) if a[k] != b[k]) for k in dirs}
     print(f"inspect: {len(frames)} frames ({len(bad)} at the close with violations); "
           f"producers moved {moved} bytes in {steps} frame steps")
     assert len(good) >= 5

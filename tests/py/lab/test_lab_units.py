@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -142,7 +142,7 @@ def test_lab_tcp_round_trips_over_loopback(spec, check):
         cli = subprocess.run([exe, "client", "127.0.0.1", port, *spec], capture_output=True,
                              text=True, timeout=60)
         assert cli.returncode == 0, cli.stderr
-        out, err = srv.communicate(timeout=30)
+        _, err = srv.communicate(timeout=30)
         assert srv.returncode == 0, err
     finally:
         if srv.poll() is None:
