@@ -57,6 +57,8 @@ class _FakeBPF:
     def attach_kprobe(self, event: str, fn_name: str) -> None:
         pass
 
+    attach_kretprobe = attach_kprobe
+
     def __getitem__(self, name: str) -> _Table:
         if name == "user_sends":
             _FakeBPF.reads += 1

@@ -348,9 +348,12 @@ _Table = BpfTable
 
 
 def fake_bcc(readings: list[dict[tuple[int, int], int]], feed: PageFeed | None = None,
-             step: int = 0) -> SimpleNamespace:
+             step: int = 0, *, wakes: list[dict[int, int]] | None = None,
+             irq_port: dict[int, int] | None = None, bind_probe: bool = True) -> SimpleNamespace:
     """bcc whose user_sends map takes the given cumulative values, one per
-    reading (the last repeats); each reading moves the page by `step`."""
+    reading (the last repeats); each reading moves the page by `step`.
+    `wakes`: cumulative deliveries per irq, one per reading (the reading
+    number of user_sends); `irq_port`: the bind-time irq -> port map."""
 
     class FakeBPF:
         reads = 0
@@ -360,12 +363,22 @@ def fake_bcc(readings: list[dict[tuple[int, int], int]], feed: PageFeed | None =
 
         @staticmethod
         def get_kprobe_functions(pat: bytes) -> list[bytes]:
+            if not bind_probe and b"bind_evtchn" in pat:
+                return []
             return [pat]
 
         def attach_kprobe(self, event: str, fn_name: str) -> None:
             pass
 
+        attach_kretprobe = attach_kprobe
+
         def __getitem__(self, name: str) -> _Table:
+            if name == "deliveries" and wakes:
+                w = wakes[min(max(FakeBPF.reads - 1, 0), len(wakes) - 1)]
+                return _Table([(SimpleNamespace(irq=i, name=b"evtchn:pp"), n)
+                               for i, n in w.items()])
+            if name == "irq_port" and irq_port:
+                return _Table([(SimpleNamespace(value=i), p) for i, p in irq_port.items()])
             if name != "user_sends":
                 return _Table([])
             i = min(FakeBPF.reads, len(readings) - 1)
@@ -438,9 +451,43 @@ def test_evtchn_text_table_fits_80_columns(lsevtchn):
     text = out.getvalue()
     assert max(len(line) for line in text.splitlines()) <= 80, text
     row = next(line for line in text.splitlines() if line.startswith("2/tpp"))
-    assert row.split() == ["2/tpp", "ivcom", "client", "17", "d2", "5", "8192", "640.0"]
-    assert "SENDS/MiB" in text and "wakeups per channel: unavailable" in text
+    assert row.split() == ["2/tpp", "ivcom", "client", "17", "d2", "5", "-", "8192", "640.0"]
+    assert "SENDS/MiB" in text and "WAKES" in text
+    assert f"wakes '-': {at.WAKEUPS_BOUND_BEFORE}" in text
     assert "sends on no known channel: port 3 1" in text
+
+
+def test_wakeups_per_channel_from_the_bind_time_irq_map(lsevtchn):
+    """Deliveries are counted per irq; the irq of a port bound while
+    tracing is known (irq 40 -> port 17): its row gets them, the other
+    irq's deliveries (irq 41, no port known) go nowhere."""
+    a = at.Attribution(FakeStore(base_store()), 0)
+    out = io.StringIO()
+    bcc = fake_bcc([{}, {(1, 17): 5}], wakes=[{}, {40: 7, 41: 3}], irq_port={40: 17})
+    ev.EvtchnCommand()._trace(bcc, _args(), 0, 1, out, attribution=a)
+    doc = json.loads(out.getvalue())
+    (row,) = doc["channels"]
+    assert (row["port"], row["sends"], row["wakeups"]) == (17, 5, 7)
+    assert "wakeups_note" not in row
+
+
+def test_wakeups_unknown_for_a_port_bound_before_tracing(lsevtchn):
+    a = at.Attribution(FakeStore(base_store()), 0)
+    out = io.StringIO()
+    bcc = fake_bcc([{}, {(1, 17): 5}], wakes=[{}, {41: 3}], irq_port={41: 99})
+    ev.EvtchnCommand()._trace(bcc, _args(), 0, 1, out, attribution=a)
+    (row,) = json.loads(out.getvalue())["channels"]
+    assert row["wakeups"] is None and row["wakeups_note"] == at.WAKEUPS_BOUND_BEFORE
+
+
+def test_wakeups_unavailable_without_the_bind_probe(lsevtchn):
+    a = at.Attribution(FakeStore(base_store()), 0)
+    out = io.StringIO()
+    bcc = fake_bcc([{}, {(1, 17): 5}], wakes=[{}, {40: 7}], irq_port={40: 17},
+                   bind_probe=False)
+    ev.EvtchnCommand()._trace(bcc, _args(), 0, 1, out, attribution=a)
+    (row,) = json.loads(out.getvalue())["channels"]
+    assert row["wakeups"] is None and row["wakeups_note"] == at.WAKEUPS_UNAVAILABLE
 
 
 def test_evtchn_without_xenstore_says_so(lsevtchn):

@@ -29,6 +29,7 @@ import contextlib
 import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -39,12 +40,12 @@ from ivcom_trace.discovery import ChannelInfo, Store, list_channels, read_int
 U32 = 1 << 32
 MIB = 1 << 20
 
-#: Why the per-channel wakeup count is not given (see cmd_evtchn's BPF).
-WAKEUPS_UNAVAILABLE = (
-    "deliveries are counted per irq; Linux 6.1 names a user-space event "
-    "channel's irq 'evtchn:<comm>' and exposes no irq-to-port map "
-    "(/proc/interrupts and /sys/kernel/irq/N show no port for Xen event irqs)"
-)
+#: Why a per-channel wakeup count is not given (see cmd_evtchn's BPF).
+# (Deliveries are counted per irq, and Linux 6.1 shows no irq-to-port map:
+# cmd_evtchn learns it when a port is bound, from a kprobe on
+# bind_evtchn_to_irqhandler_lateeoi.)
+WAKEUPS_UNAVAILABLE = "irq->port unknown: no probe on bind_evtchn_to_irqhandler_lateeoi"
+WAKEUPS_BOUND_BEFORE = "port bound before tracing began (irq learned at bind time)"
 
 #: Violations after which a control page is no longer trusted for counting.
 _UNTRUSTED = {
@@ -251,6 +252,8 @@ class ChannelRow:
     tgids: tuple[int, ...]
     moved: Moved
     msg_size: int | None
+    wakeups: int | None = None      # deliveries on the port's irq
+    wakeups_note: str | None = WAKEUPS_UNAVAILABLE
 
     @property
     def messages(self) -> int | None:
@@ -282,11 +285,12 @@ class ChannelRow:
         doc.update({
             "sends": self.sends,
             "tgids": list(self.tgids),
-            "wakeups": None,
-            "wakeups_note": WAKEUPS_UNAVAILABLE,
+            "wakeups": self.wakeups,
             "bytes": self.moved.by_direction,
             "bytes_total": self.moved.total,
         })  # fmt: skip
+        if self.wakeups is None:
+            doc["wakeups_note"] = self.wakeups_note
         if self.moved.note:
             doc["bytes_note"] = self.moved.note
         if self.moved.since_channel_start:
@@ -465,8 +469,12 @@ class Attribution:
         return Moved(moved, since_channel_start=first)
 
     def interval(self, user_sends: Mapping[tuple[int, int], int],
-                 msg_size: int | None = None, domid: int | None = None) -> IntervalView:
-        """Rows for one interval's user-space sends {(tgid, port): n}."""
+                 msg_size: int | None = None, domid: int | None = None, *,
+                 wakeups: Mapping[int, int] | None = None,
+                 wakeup_ports: AbstractSet[int] | None = None) -> IntervalView:
+        """Rows for one interval's user-space sends {(tgid, port): n};
+        `wakeups` are deliveries per port, for the ports in `wakeup_ports`
+        (those whose irq is known; None: no way to know any)."""
         refreshed = False
         if self.usable and any(port not in self.ends for _, port in user_sends):
             refreshed = self._read()
@@ -485,12 +493,19 @@ class Attribution:
                 moved = self._moved(key) or Moved(None, self._no_bytes_reason(end))
             seen_keys.add(key)
             sends = per_port.get(port, 0)
-            if sends == 0 and not moved.total:
+            woken = None if wakeups is None else wakeups.get(port, 0)
+            if sends == 0 and not moved.total and not woken:
                 continue
             if domid is not None and end.peer_domid != domid:
                 continue
+            if wakeup_ports is None or wakeups is None:
+                wk, note = None, WAKEUPS_UNAVAILABLE
+            elif port in wakeup_ports:
+                wk, note = woken, None
+            else:
+                wk, note = None, WAKEUPS_BOUND_BEFORE
             rows.append(ChannelRow(end, end.channel, sends, tuple(sorted(tgids.get(port, ()))),
-                                   moved, msg_size))
+                                   moved, msg_size, wk, note))
         # channels whose pages we read but whose local port is unknown
         for key in sorted(k for k in self._meters if k not in seen_keys):
             got = self._moved(key)

@@ -18,9 +18,11 @@ Per channel (JSON key "channels"; attribution.py): the ports are joined
 with the IVCOM and libxenvchan channels XenStore lists, so each row says
 which channel the sends went to, the bytes the channel moved (from its
 control page, when this domain is its client) and sends per 1000 messages
-(messages DERIVED from bytes and --msg-size) or per MiB.  Wakeups per
-channel are not given: deliveries are counted per irq and Linux exposes
-no irq-to-port map for them.
+(messages DERIVED from bytes and --msg-size) or per MiB, and its wakeups:
+deliveries are counted per irq and Linux exposes no irq-to-port map, so
+the map is learned when a port is bound (a kprobe and a kretprobe on
+bind_evtchn_to_irqhandler_lateeoi); a port bound before the tracer
+started has no wakeup count, and the row says why.
 """
 
 from __future__ import annotations
@@ -52,7 +54,10 @@ LSEVTCHN_CANDIDATES = ("/usr/lib/xen-4.17/bin/lsevtchn", "/usr/sbin/lsevtchn", "
 KPROBES = (
     ("notify_remote_via_irq", "trace_notify_remote"),
     ("xen_evtchn_do_upcall", "trace_upcall"),
+    ("bind_evtchn_to_irqhandler_lateeoi", "trace_bind_entry"),
 )
+# ... and on return: the irq a user-space port was bound to.
+KRETPROBES = (("bind_evtchn_to_irqhandler_lateeoi", "trace_bind_return"),)
 
 
 def bpf_text(pid: int | None = None, upcall_probe: bool = True) -> str:
@@ -148,6 +153,16 @@ class Snapshot:
     upcalls: Mapping[int, int] = field(default_factory=dict)  # cpu
     grant_maps: Mapping[int, int] = field(default_factory=dict)  # tgid
     latency: Mapping[int, Mapping[int, int]] = field(default_factory=dict)  # irq -> log2 slot
+    irq_port: Mapping[int, int] = field(default_factory=dict)  # irq -> port (bound while tracing)
+
+    def wakeups_by_port(self) -> dict[int, int]:
+        """Deliveries per port, for the irqs whose port is known."""
+        out: dict[int, int] = {}
+        for (irq, _name), n in self.deliveries.items():
+            port = self.irq_port.get(irq)
+            if port is not None:
+                out[port] = out.get(port, 0) + n
+        return out
 
 
 def snapshot_json(
@@ -217,16 +232,17 @@ def format_channels(view: at.IntervalView, doc: Mapping[str, Any],
                     msg_size: int | None) -> list[str]:
     """The per-channel table (80 columns) and its footnotes."""
     per = "SENDS/1K MSG" if msg_size is not None else "SENDS/MiB"
-    out = [f"{'CHANNEL':<20} {'KIND':<5} {'END':<6} {'PORT':>5} {'PEER':>5} {'SENDS':>8} "
-           f"{'BYTES':>11} {per:>12}"]
+    out = [f"{'CHANNEL':<14} {'KIND':<5} {'END':<6} {'PORT':>5} {'PEER':>5} {'SENDS':>8} "
+           f"{'WAKES':>6} {'BYTES':>11} {per:>12}"]
     for r in doc["channels"]:
         peer = "?" if r["peer_domid"] is None else f"d{r['peer_domid']}"
         port = "?" if r["port"] is None else str(r["port"])
         rate = r.get("sends_per_1000_messages") if msg_size is not None else r.get(
             "sends_per_mib")
         out.append(
-            f"{r['channel'][:20]:<20} {r['kind']:<5} {(r['end'] or '?'):<6} {port:>5} "
-            f"{peer:>5} {r['sends']:>8} {_num(r['bytes_total']):>11} {_num(rate):>12}"
+            f"{r['channel'][:14]:<14} {r['kind']:<5} {(r['end'] or '?'):<6} {port:>5} "
+            f"{peer:>5} {r['sends']:>8} {_num(r['wakeups']):>6} {_num(r['bytes_total']):>11} "
+            f"{_num(rate):>12}"
         )
     if not doc["channels"]:
         out.append("(no channel active)")
@@ -234,9 +250,8 @@ def format_channels(view: at.IntervalView, doc: Mapping[str, Any],
         out.append(f"messages are derived: bytes moved (both directions) / {msg_size}")
     notes = sorted({r["bytes_note"] for r in doc["channels"] if r.get("bytes_note")})
     out.extend(f"bytes: {n}" for n in notes)
-    if doc["channels"]:
-        out.append("wakeups per channel: unavailable (deliveries are per irq; no irq-to-port"
-                   " map)")
+    wnotes = sorted({r["wakeups_note"] for r in doc["channels"] if r.get("wakeups_note")})
+    out.extend(f"wakes '-': {n}" for n in wnotes)
     if doc["unattributed_sends"]:
         out.append("sends on no known channel: " + ", ".join(
             f"port {u['port']} {u['count']}" for u in doc["unattributed_sends"]))
@@ -311,6 +326,7 @@ def _raw_counts(b: Any) -> dict[str, dict[Any, int]]:
         "upcalls": {int(k.value): n for k, n in items("upcalls")},
         "grant_maps": {int(k.value): n for k, n in items("grant_maps")},
         "latency": {(int(k.irq), int(k.slot)): n for k, n in items("latency")},
+        "irq_port": {int(k.value): n for k, n in items("irq_port")},
     }
 
 
@@ -342,6 +358,7 @@ def delta_snapshot(now: Mapping[str, Mapping[Any, int]],
         upcalls=diff("upcalls"),
         grant_maps=diff("grant_maps"),
         latency=lat,
+        irq_port=dict(now.get("irq_port", {})),     # a map, not a count
     )
 
 
@@ -436,10 +453,14 @@ class EvtchnCommand(Command):
             for sym, fn in KPROBES:
                 if have[sym]:
                     b.attach_kprobe(event=sym, fn_name=fn)
+            for sym, fn in KRETPROBES:
+                if have[sym]:
+                    b.attach_kretprobe(event=sym, fn_name=fn)
         except Exception as exc:  # bcc raises bare Exception on compile/attach failure
             first = str(exc).strip().splitlines()[:1] or ["unknown error"]
             raise IvcomError(f"cannot load the BPF program: {first[0]}") from None
         missing = [sym for sym, ok in have.items() if not ok]
+        bind_probe = have["bind_evtchn_to_irqhandler_lateeoi"]
         banner = "Tracing Xen event channels... Hit Ctrl-C to end."
         if missing:
             banner += f" (no kprobe for: {', '.join(missing)})"
@@ -459,7 +480,10 @@ class EvtchnCommand(Command):
             if any(port not in ports for _, port in snap.user_sends):
                 ports.update(port_domains())
             # ... and XenStore, for ports no channel claims yet.
-            view = attrib.interval(snap.user_sends, msg_size, args.domid)
+            view = attrib.interval(
+                snap.user_sends, msg_size, args.domid,
+                wakeups=snap.wakeups_by_port() if bind_probe else None,
+                wakeup_ports=set(snap.irq_port.values()) if bind_probe else None)
             stamp = time.strftime("%H:%M:%S") if args.timestamp else None
             if args.json:
                 doc = snapshot_json(snap, ports, args.domid, view, msg_size)

@@ -12,6 +12,10 @@
  *   upcalls      xen_evtchn_do_upcall() entries, by cpu
  *   grant_maps   IOCTL_GNTDEV_MAP_GRANT_REF on /dev/xen/gntdev, by tgid
  *                (the ioctl number: the handler is inlined in 6.1)
+ * a map (not a count): irq_port, irq -> port of every user-space event
+ * channel bound while tracing (/dev/xen/evtchn binds with
+ * bind_evtchn_to_irqhandler_lateeoi(port, ...), which returns the irq),
+ * so that deliveries, counted per irq, can be told per port;
  * and a log2 histogram of the upcall-to-handler latency (ns) per irq: the
  * time from the event upcall entering the kernel on a CPU to the handler
  * of an "evtchn:" interrupt starting on that CPU.
@@ -54,6 +58,8 @@ BPF_HASH(deliveries, struct irq_key, u64, 4096);
 BPF_HASH(upcalls, u32, u64, 256);
 BPF_HASH(grant_maps, u32, u64, 4096);
 BPF_HISTOGRAM(latency, struct lat_key, 4096);
+BPF_HASH(bind_port, u64, u32, 1024);    /* thread -> port, entry to return */
+BPF_HASH(irq_port, u32, u32, 4096);
 BPF_PERCPU_ARRAY(upcall_ts, u64, 1);
 
 static inline int tgid_wanted(u32 tgid)
@@ -130,5 +136,32 @@ int trace_upcall(struct pt_regs *ctx)
 
     upcall_ts.update(&zero, &now);
     upcalls.increment(cpu);
+    return 0;
+}
+
+/* A port being bound to an irq: bind_evtchn_to_irqhandler_lateeoi(port,
+ * handler, flags, name, dev) on entry, the irq (or -errno) on return. */
+int trace_bind_entry(struct pt_regs *ctx, unsigned int port)
+{
+    u64 tid = bpf_get_current_pid_tgid();
+    u32 p = port;
+
+    bind_port.update(&tid, &p);
+    return 0;
+}
+
+int trace_bind_return(struct pt_regs *ctx)
+{
+    u64 tid = bpf_get_current_pid_tgid();
+    u32 *port = bind_port.lookup(&tid);
+    int irq = PT_REGS_RC(ctx);
+
+    if (port) {
+        if (irq > 0) {
+            u32 key = irq;
+            irq_port.update(&key, port);
+        }
+        bind_port.delete(&tid);
+    }
     return 0;
 }

@@ -18,47 +18,6 @@
 : "${TRACE_B_SECONDS:=10}"
 : "${TRACE_A_COUNT:=2000}"
 
-stamp() { echo "$1 $(cut -d' ' -f1 /proc/uptime)" >>timing; }
-
-# `ivcom-trace rings -j` >rings.json, its Python start-up (many seconds
-# under TCG) done before client B starts, so that the listing is taken
-# 1 s into B whatever the load: start_rings, start B, go_rings.
-start_rings() {
-    rm -f /tmp/rings-go /tmp/rings-ready
-    python3 - >rings.json 2>rings.err <<'PY' &
-import os, sys, time
-from ivcom_trace import cli
-cli.build_parser()  # every import done now
-open("/tmp/rings-ready", "w").close()
-while not os.path.exists("/tmp/rings-go"):
-    time.sleep(0.05)
-sys.exit(cli.main(["rings", "-j"]))
-PY
-    rgpid=$!
-    local i=0
-    until [ -f /tmp/rings-ready ]; do
-        kill -0 "$rgpid" 2>/dev/null || lab_fail "ivcom-trace rings died: $(tail -n 1 rings.err)"
-        i=$((i + 1))
-        [ $i -gt 600 ] && lab_fail "ivcom-trace rings: not ready after 120s"
-        sleep 0.2
-    done
-}
-go_rings() {
-    touch /tmp/rings-go
-    wait "$rgpid"
-    rc=$?
-    [ $rc -eq 0 ] || lab_fail "ivcom-trace rings -j: exit $rc: $(tail -n 1 rings.err)"
-}
-
-wait_for() {
-    local i=0
-    until grep -q "$2" "$1" 2>/dev/null; do
-        kill -0 "$3" 2>/dev/null || lab_fail "$5 died: $(tail -n 1 "$1")"
-        i=$((i + 1))
-        [ $i -gt $(($4 * 5)) ] && lab_fail "$5: nothing after ${4}s"
-        sleep 0.2
-    done
-}
 
 # wait_offer NAME: until the domU server offers channel NAME.
 wait_offer() {

@@ -14,3 +14,67 @@ grep -q ' /sys/kernel/tracing ' /proc/mounts \
     || lab_fail "cannot mount tracefs"
 [ -d "/lib/modules/$(uname -r)/build/include" ] \
     || lab_fail "kernel headers for $(uname -r) missing from the trace tree"
+
+# ---- helpers of the trace scenarios ----------------------------------------
+
+stamp() { echo "$1 $(cut -d' ' -f1 /proc/uptime)" >>timing; }
+
+# `ivcom-trace rings -j` >rings.json, its Python start-up (many seconds
+# under TCG) done before the client starts, so that the listing is taken
+# at a known point of the transfer whatever the load: start_rings, start
+# the client, go_rings.  A start-up that dies of a fault (as fresh
+# processes occasionally do under TCG) is started once more, and noted.
+start_rings() {
+    local i try=1 st
+    while :; do
+        rm -f /tmp/rings-go /tmp/rings-ready
+        python3 - >rings.json 2>rings.err <<'PY' &
+import os, sys, time
+from ivcom_trace import cli
+cli.build_parser()  # every import done now
+open("/tmp/rings-ready", "w").close()
+while not os.path.exists("/tmp/rings-go"):
+    time.sleep(0.05)
+sys.exit(cli.main(["rings", "-j"]))
+PY
+        rgpid=$!
+        i=0
+        until [ -f /tmp/rings-ready ]; do
+            if ! kill -0 "$rgpid" 2>/dev/null; then
+                wait "$rgpid"
+                st=$?
+                case $st in
+                    132|134|135|136|139)
+                        if [ $try -eq 1 ]; then
+                            lab_retry_note "ivcom-trace rings died at start (status $st); starting it again"
+                            try=2
+                            continue 2
+                        fi ;;
+                esac
+                lab_fail "ivcom-trace rings died (status $st): $(tail -n 1 rings.err)"
+            fi
+            i=$((i + 1))
+            [ $i -gt 600 ] && lab_fail "ivcom-trace rings: not ready after 120s"
+            sleep 0.2
+        done
+        return 0
+    done
+}
+go_rings() {
+    touch /tmp/rings-go
+    wait "$rgpid"
+    rc=$?
+    [ $rc -eq 0 ] || lab_fail "ivcom-trace rings -j: exit $rc: $(tail -n 1 rings.err)"
+}
+
+# wait_for FILE PATTERN PID SECONDS WHAT: until PATTERN is in FILE; fail if
+# PID dies first or time runs out.
+wait_for() {
+    local i=0
+    until grep -q "$2" "$1" 2>/dev/null; do
+        kill -0 "$3" 2>/dev/null || lab_fail "$5 died: $(tail -n 1 "$1")"
+        i=$((i + 1))
+        [ $i -gt $(($4 * 5)) ] && lab_fail "$5: nothing after ${4}s"
+        sleep 0.2
+    done
+}
