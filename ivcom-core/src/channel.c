@@ -920,11 +920,11 @@ IVCOM_EXPORT int ivcom_stream_release(struct ivcom_chan *ch, size_t len)
     return 0;
 }
 
-/* Copy into as many spans as are free (two when the ring wraps), then
- * publish once: one event at most per call. */
-/* Stream copies larger than a quarter ring are published a quarter ring
- * at a time, so that the peer copies one batch while we copy the next
- * (one publish for the whole copy would make the two ends take turns). */
+/* Copy into as many spans as are free (two when the ring wraps) and
+ * publish at the end.  A copy larger than a quarter ring is published a
+ * quarter ring at a time, so that the peer copies one batch while we copy
+ * the next (one publish for the whole copy would make the two ends take
+ * turns); each publish sends an event only if the peer asked for one. */
 static size_t stream_batch(const struct ivcom_ring *r)
 {
     return r->size / 4;
