@@ -48,22 +48,7 @@ echo "$domid" >domid
 wait_offer tpp1
 xenstore-ls -p "/local/domain/$domid/data/ivcom/tpp1" >offer.txt 2>&1
 stamp offered
-start_evtchn() {
-    ivcom-trace evtchn -j -T 1 600 >evtchn.jsonl 2>evtchn.err &
-    evpid=$!
-}
-start_evtchn
-# busybox (the wrapper's shell) has been seen to segfault at start under
-# TCG: a tracer gone within 5 s without a word is started once more.
-sleep 5
-if ! kill -0 "$evpid" 2>/dev/null && [ ! -s evtchn.err ]; then
-    wait "$evpid"
-    lab_retry_note "ivcom-trace evtchn died at start (status $?); starting it again"
-    start_evtchn
-fi
-wait_for evtchn.err '^Tracing Xen event channels' "$evpid" "$TRACE_BCC_TIMEOUT" \
-    "ivcom-trace evtchn"
-stamp evtchn-attached
+trace_evtchn_start
 ivcom-pingpong -p "$domid" -n tpp1 -s 64 -c "$TRACE_A_COUNT" -t 60000 -j client \
     >a.json 2>a.err &
 clpid=$!

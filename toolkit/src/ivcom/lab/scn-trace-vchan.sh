@@ -35,22 +35,7 @@ echo "$name" >channel
 stamp guest-serving
 
 # ---- A. counted ----------------------------------------------------------------
-start_evtchn() {
-    ivcom-trace evtchn -j -T 1 600 >evtchn.jsonl 2>evtchn.err &
-    evpid=$!
-}
-start_evtchn
-# busybox (the wrapper's shell) has been seen to segfault at start under
-# TCG: a tracer gone within 5 s without a word is started once more.
-sleep 5
-if ! kill -0 "$evpid" 2>/dev/null && [ ! -s evtchn.err ]; then
-    wait "$evpid"
-    lab_retry_note "ivcom-trace evtchn died at start (status $?); starting it again"
-    start_evtchn
-fi
-wait_for evtchn.err '^Tracing Xen event channels' "$evpid" "$TRACE_BCC_TIMEOUT" \
-    "ivcom-trace evtchn"
-stamp evtchn-attached
+trace_evtchn_start
 # xentrace writes straight from Xen's trace pages, which 9p cannot take
 # (EFAULT): record into dom0's tmpfs and copy the file afterwards.
 rm -f /tmp/trace.xt

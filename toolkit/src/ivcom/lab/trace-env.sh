@@ -78,3 +78,22 @@ wait_for() {
         sleep 0.2
     done
 }
+
+# trace_evtchn_start: `ivcom-trace evtchn -j -T 1 600` in the background
+# (evtchn.jsonl, evtchn.err; its pid in evpid), attached before returning.
+# busybox (the wrapper's shell) has been seen to segfault at start under
+# TCG: a tracer gone within 5 s without a word is started once more.
+trace_evtchn_start() {
+    ivcom-trace evtchn -j -T 1 600 >evtchn.jsonl 2>evtchn.err &
+    evpid=$!
+    sleep 5
+    if ! kill -0 "$evpid" 2>/dev/null && [ ! -s evtchn.err ]; then
+        wait "$evpid"
+        lab_retry_note "ivcom-trace evtchn died at start (status $?); starting it again"
+        ivcom-trace evtchn -j -T 1 600 >evtchn.jsonl 2>evtchn.err &
+        evpid=$!
+    fi
+    wait_for evtchn.err '^Tracing Xen event channels' "$evpid" "${TRACE_BCC_TIMEOUT:-240}" \
+        "ivcom-trace evtchn"
+    stamp evtchn-attached
+}
