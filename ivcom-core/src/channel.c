@@ -1088,6 +1088,16 @@ IVCOM_EXPORT int ivcom_wait_writable(struct ivcom_chan *ch, size_t need, int tim
     return chan_wait(ch, WAIT_TX, (uint32_t)need, deadline_of(timeout_ms));
 }
 
+IVCOM_EXPORT int ivcom_flush(struct ivcom_chan *ch, int timeout_ms)
+{
+    int err = ivcom_wait_writable(ch, ch->tx.size, timeout_ms);
+
+    /* A peer that read everything and then left has been flushed to. */
+    if (err == -EPIPE && ivcom_ring_free(&ch->tx) == (int64_t)ch->tx.size)
+        return 0;
+    return err;
+}
+
 /* ---- introspection ------------------------------------------------------ */
 
 IVCOM_EXPORT void ivcom_get_stats(const struct ivcom_chan *ch, struct ivcom_stats *st)

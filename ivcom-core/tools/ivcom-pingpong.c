@@ -55,7 +55,7 @@ int main(int argc, char **argv)
     struct ivcom_platform *plat;
     struct ivcom_chan *ch;
     struct ivcom_stats st;
-    uint64_t *rtt, sum = 0;
+    uint64_t *rtt, sum = 0, tsc0 = 0, tsc1;
     unsigned char *buf;
     long long i, warm, n, cap;
     struct tool_deadline dl = { 0, 0 };
@@ -86,8 +86,10 @@ int main(int argc, char **argv)
         uint64_t t0 = tool_now_ns();
         ssize_t r;
 
-        if (i == 0)
+        if (i == 0) {
             tool_deadline_start(&dl, &o);
+            tsc0 = tool_tsc();
+        }
         else if (i > 0 && tool_deadline_passed(&dl))
             break;
         if (i == cap) {
@@ -111,6 +113,7 @@ int main(int argc, char **argv)
             sum += rtt[i];
         }
     }
+    tsc1 = tool_tsc();
     n = i;
     ivcom_get_stats(ch, &st);
     qsort(rtt, (size_t)n, sizeof(*rtt), cmp_u64);
@@ -121,7 +124,8 @@ int main(int argc, char **argv)
                "\"rtt_ns\": {\"min\": %llu, \"p10\": %llu, \"median\": %llu, "
                "\"p90\": %llu, \"p99\": %llu, \"mean\": %llu}, "
                "\"notifies_sent\": %llu, \"notifies_suppressed\": %llu, "
-               "\"wakeups\": %llu, \"spins\": %llu, \"blocks\": %llu}\n",
+               "\"wakeups\": %llu, \"spins\": %llu, \"blocks\": %llu, "
+               "\"tsc_begin\": %llu, \"tsc_end\": %llu}\n",
                ivcom_platform_name(plat), o.size, n, o.params.poll_only,
                o.params.spin_us, (unsigned long long)rtt[0], (unsigned long long)PCT(10),
                (unsigned long long)PCT(50), (unsigned long long)PCT(90),
@@ -129,7 +133,8 @@ int main(int argc, char **argv)
                (unsigned long long)st.notifies_sent,
                (unsigned long long)st.notifies_suppressed,
                (unsigned long long)st.wakeups, (unsigned long long)st.spins,
-               (unsigned long long)st.blocks);
+               (unsigned long long)st.blocks, (unsigned long long)tsc0,
+               (unsigned long long)tsc1);
     else
         printf("%lld round trips of %zu B: median %.2f us (p10 %.2f, p90 %.2f, p99 %.2f); "
                "events sent %llu, suppressed %llu\n",

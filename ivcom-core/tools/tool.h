@@ -66,6 +66,21 @@ static inline uint64_t tool_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The time-stamp counter on x86 (0 elsewhere).  Xen stamps its trace
+ * records with it, so the tsc_begin/tsc_end a tool prints cut a xentrace
+ * recording to the measured loop. */
+static inline uint64_t tool_tsc(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    uint32_t lo, hi;
+
+    __asm__ __volatile__("lfence; rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
+    return ((uint64_t)hi << 32) | lo;
+#else
+    return 0;
+#endif
+}
+
 /* Common options; the tool's own are handled by `extra` (return 0 if the
  * option is not its own).  Positional: ROLE. */
 static inline void tool_parse(int argc, char **argv, struct tool_opts *o,

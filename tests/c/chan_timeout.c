@@ -2,7 +2,8 @@
 /* Description: blocking and timeout semantics -- try_ calls return -EAGAIN
  * at once, timed calls -ETIMEDOUT, the channel fd polls readable once the
  * peer sends (after a try_ call asked for the event), and a message larger
- * than the caller's buffer stays queued (-EMSGSIZE). */
+ * than the caller's buffer stays queued (-EMSGSIZE); ivcom_flush returns once
+ * the peer has read everything, and times out while it does not read. */
 #include <poll.h>
 
 #include "chan_helpers.h"
@@ -18,6 +19,7 @@ static int peer(struct ivcom_platform *plat, void *arg)
     T_EQ(ivcom_recv(ch, buf, sizeof(buf), 10000), 2);
     T_EQ(ivcom_send(ch, "ping", 4, 5000), 4);
     T_EQ(ivcom_send(ch, "a-long-message", 14, 5000), 14);
+    T_OK(ivcom_flush(ch, 10000));                   /* both read */
     t_step_wait(done, 1);
     ivcom_close(ch);
     return 0;
@@ -45,6 +47,7 @@ int main(void)
     pid = t_spawn(t_dom(1), peer, done);
     T_OK(ivcom_listen(plat, "timeout", t_dom(1), &p, &ch));
     T_OK(ivcom_accept(ch, 5000));
+    T_OK(ivcom_flush(ch, 0));                       /* nothing sent yet */
 
     T_EQ(ivcom_try_recv(ch, buf, sizeof(buf)), -EAGAIN);
     T_EQ(ivcom_recv(ch, buf, sizeof(buf), 30), -ETIMEDOUT);
@@ -69,6 +72,7 @@ int main(void)
     T_EQ(ivcom_send(ch, buf, 1000, 30), -ETIMEDOUT);
     T_EQ(ivcom_msg_reserve(ch, 1000, &w, 30), -ETIMEDOUT);
     T_EQ(ivcom_wait_writable(ch, 1000, 30), -ETIMEDOUT);
+    T_EQ(ivcom_flush(ch, 30), -ETIMEDOUT);
     T_EQ(ivcom_send(ch, buf, 5000, 30), -EMSGSIZE);
     /* wrong mode and bad arguments */
     T_EQ(ivcom_try_write(ch, buf, 1), -EINVAL);

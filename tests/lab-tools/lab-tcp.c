@@ -176,6 +176,7 @@ static int client(int argc, char **argv)
     }
     uint64_t total = (uint64_t)h.size * h.count, sent = 0, verdict = 0;
     double t0 = lab_now_us();
+    lab_span(0);
     while (sent < total) {
         size_t n = total - sent < CHUNK ? (size_t)(total - sent) : CHUNK;
         for (size_t i = 0; i < n; i++)
@@ -187,6 +188,7 @@ static int client(int argc, char **argv)
     if (read_full(fd, &verdict, sizeof(verdict)))
         return 1;
     double us = lab_now_us() - t0;
+    lab_span(1);
     lab_report_bulk("tcp", total, us, verdict == total);
     close(fd);
     return verdict == total ? 0 : 1;

@@ -195,6 +195,7 @@ static int run_session(struct libxenvchan *vc, const char *spec)
         return lab_rr_client("vchan", &h, io_write, io_read, vc, out, in);
     uint64_t total = (uint64_t)size * count, sent = 0, verdict = 0;
     double t0 = lab_now_us();
+    lab_span(0);
     while (sent < total) {
         size_t n = total - sent < CHUNK ? (size_t)(total - sent) : CHUNK;
         for (size_t i = 0; i < n; i++)
@@ -205,6 +206,7 @@ static int run_session(struct libxenvchan *vc, const char *spec)
     }
     if (vc_read_full(vc, &verdict, sizeof(verdict)))
         return 1;
+    lab_span(1);
     lab_report_bulk("vchan", total, lab_now_us() - t0, verdict == total);
     return verdict == total ? 0 : 1;
 }

@@ -69,6 +69,22 @@ static inline int lab_parse_mode(const char *s, uint32_t *mode)
     return 0;
 }
 
+/* The TSC span of the measured loop (Xen stamps its trace records with the
+ * same counter): set by lab_span(0) before and lab_span(1) after. */
+static uint64_t lab_tsc[2];
+
+static inline void lab_span(int end)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    uint32_t lo, hi;
+
+    __asm__ __volatile__("lfence; rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
+    lab_tsc[end ? 1 : 0] = ((uint64_t)hi << 32) | lo;
+#else
+    lab_tsc[end ? 1 : 0] = 0;
+#endif
+}
+
 /* Round trips: sorts `us` in place and prints the distribution. */
 static inline void lab_report_rr(const char *transport, uint32_t size, uint32_t count,
                                  double *us)
@@ -76,9 +92,10 @@ static inline void lab_report_rr(const char *transport, uint32_t size, uint32_t 
     qsort(us, count, sizeof(*us), lab_cmp_double);
     printf("ivcom-result: {\"transport\": \"%s\", \"mode\": \"rr\", \"size\": %u, "
            "\"count\": %u, \"median_us\": %.2f, \"p10_us\": %.2f, \"p90_us\": %.2f, "
-           "\"min_us\": %.2f, \"max_us\": %.2f}\n",
+           "\"min_us\": %.2f, \"max_us\": %.2f, \"tsc_begin\": %llu, \"tsc_end\": %llu}\n",
            transport, size, count, us[count / 2], us[count / 10],
-           us[(count * 9) / 10], us[0], us[count - 1]);
+           us[(count * 9) / 10], us[0], us[count - 1], (unsigned long long)lab_tsc[0],
+           (unsigned long long)lab_tsc[1]);
     fflush(stdout);
 }
 
@@ -86,9 +103,11 @@ static inline void lab_report_bulk(const char *transport, uint64_t bytes, double
                                    int verified)
 {
     printf("ivcom-result: {\"transport\": \"%s\", \"mode\": \"bulk\", \"bytes\": %llu, "
-           "\"seconds\": %.6f, \"mb_per_s\": %.2f, \"verified\": %s}\n",
+           "\"seconds\": %.6f, \"mb_per_s\": %.2f, \"verified\": %s, \"tsc_begin\": %llu, "
+           "\"tsc_end\": %llu}\n",
            transport, (unsigned long long)bytes, us / 1e6,
-           us > 0 ? (double)bytes / us : 0.0, verified ? "true" : "false");
+           us > 0 ? (double)bytes / us : 0.0, verified ? "true" : "false",
+           (unsigned long long)lab_tsc[0], (unsigned long long)lab_tsc[1]);
     fflush(stdout);
 }
 
@@ -126,6 +145,7 @@ static inline int lab_rr_client(const char *transport, const struct lab_hdr *h, 
         return 1;
     for (uint32_t i = 0; i < h->size; i++)
         out[i] = lab_pattern(i);
+    lab_span(0);
     while (!last) {
         double t0 = lab_now_us();
         if (timed) {
@@ -158,6 +178,7 @@ static inline int lab_rr_client(const char *transport, const struct lab_hdr *h, 
         }
         us[n++] = lab_now_us() - t0;
     }
+    lab_span(1);
     lab_report_rr(transport, h->size, (uint32_t)n, us);
     free(us);
     return 0;

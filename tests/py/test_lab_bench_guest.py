@@ -16,6 +16,7 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 from ivcom.lab import bench as lb
@@ -650,7 +651,7 @@ class _FakeRunner:
     """Stands in for LabRunner: records what run() asks for and leaves the
     results directories a boot would."""
 
-    seen: ClassVar[dict] = {}
+    seen: ClassVar[dict[str, Any]] = {}
     guest_rc: int = 0
     guest_lines: str | None = None
     bench_rc: int = 0
@@ -685,7 +686,7 @@ def fake_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> type[_FakeRunne
     from ivcom.lab import image, runner, tools
 
     class Runner(_FakeRunner):
-        seen = {"tmp": str(tmp_path)}
+        seen: ClassVar[dict[str, Any]] = {"tmp": str(tmp_path)}
 
     monkeypatch.setattr(runner, "LabRunner", Runner)
     monkeypatch.setattr(image, "build_image", lambda payload=None, **kw: "image")

@@ -114,6 +114,10 @@ ssize_t ivcom_write_all(struct ivcom_chan *ch, const void *buf, size_t len,
 /* Wait until data can be read / space is free, without consuming. */
 int ivcom_wait_readable(struct ivcom_chan *ch, int timeout_ms);
 int ivcom_wait_writable(struct ivcom_chan *ch, size_t need, int timeout_ms);
+/* Wait until the peer has consumed everything sent so far (our ring is
+ * empty): 0, -ETIMEDOUT, or the channel's error (-EPIPE if the peer left
+ * with data unread). */
+int ivcom_flush(struct ivcom_chan *ch, int timeout_ms);
 
 /* ---- introspection ----------------------------------------------------- */
 struct ivcom_stats {

@@ -5,7 +5,9 @@ Sim section (plain Linux, processes as domains): 64 B round-trip latency
 throughput for 64 B .. 1 MiB (IVCOM message and stream mode; the same
 three baselines), each pinned to two CPUs and unpinned, several
 repetitions, median and spread; instructions per 64 B send+recv pair from
-valgrind's callgrind.  Lab section: see ivcom.lab.bench (real Xen).
+valgrind's callgrind.  Lab section: see ivcom.lab.bench (real Xen, PV
+domUs).  HVM section: see ivcom.lab.hvm (VM exits of an HVM guest, emulated
+NIC vs IVCOM).
 
 Writes <out>/bench.json (machine-readable), <out>/bench.txt (the table)
 and <out>/bench.png (the plot).
@@ -309,17 +311,21 @@ def _human(size: int) -> str:
 
 
 def plot(results: Json, path: Path) -> None:
-    """Latency and throughput panels for each section that ran (sim, lab)."""
+    """Two panels for each section that ran: latency and throughput (sim,
+    lab), VM exits per round trip and per MiB (hvm)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sections = [k for k in ("sim", "lab") if results.get(k)]
+    from ivcom.lab import hvm
+
+    panels = {"sim": _plot_sim, "lab": _plot_lab, "hvm": hvm.plot}
+    sections = [k for k in panels if results.get(k) and "error" not in results[k]]
     fig, axes = plt.subplots(len(sections), 2, figsize=(12, 4.5 * len(sections)),
                              squeeze=False)
     for row, name in zip(axes, sections, strict=True):
-        (_plot_sim if name == "sim" else _plot_lab)(results[name], row[0], row[1])
+        panels[name](results[name], row[0], row[1])
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -417,7 +423,7 @@ def write_results(results: Json, out: Path, extra: Sequence[str] = ()) -> str:
     (out / "bench.json").write_text(json.dumps(results, indent=1) + "\n")
     text = render_table(results, extra)
     (out / "bench.txt").write_text(text)
-    if results.get("sim") or results.get("lab"):
+    if any(results.get(k) and "error" not in results[k] for k in ("sim", "lab", "hvm")):
         plot(results, out / "bench.png")
     return text
 
@@ -425,11 +431,12 @@ def write_results(results: Json, out: Path, extra: Sequence[str] = ()) -> str:
 @register
 class BenchCommand(Command):
     name = "bench"
-    help = "measure IVCOM beside TCP, Unix sockets, pipes (sim) and netfront/libxenvchan (lab)"
+    help = ("measure IVCOM beside TCP, Unix sockets, pipes (sim), netfront/libxenvchan (lab) "
+            "and an HVM guest's emulated NIC (hvm)")
 
     def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--out", default="results", help="output directory (default results)")
-        parser.add_argument("--section", choices=("all", "sim", "lab"), default="all")
+        parser.add_argument("--section", choices=("all", "sim", "lab", "hvm"), default="all")
         parser.add_argument("--quick", action="store_true", help="one short repetition")
         parser.add_argument("--build-dir", default=None, help="core build (default build/core)")
         parser.add_argument("--no-callgrind", action="store_true")
@@ -460,6 +467,18 @@ class BenchCommand(Command):
                 results["lab"] = {"error": str(exc)}
                 extra.append(f"lab section failed: {exc}")
                 log(f"lab section failed: {exc}")
+        if args.section in ("all", "hvm"):
+            from ivcom.lab import hvm
+
+            try:
+                results["hvm"] = hvm.run(log, quick=args.quick)
+                extra.append(hvm.render(results["hvm"]))
+            except IvcomError as exc:
+                if args.section == "hvm":
+                    raise
+                results["hvm"] = {"error": str(exc)}
+                extra.append(f"hvm section failed: {exc}")
+                log(f"hvm section failed: {exc}")
         text = write_results(results, Path(args.out), extra)
         print(text)
         print(f"bench: results in {args.out}/bench.json, bench.txt, bench.png")

@@ -15,7 +15,7 @@ A second build with the same inputs returns the cached image at once.
 ``build_image(payload, flavour="trace")`` builds the opt-in trace flavour
 (ivcom.lab.trace_image): this image's dom0 initramfs with a second cpio
 archive appended (the kernel unpacks concatenated archives in order) that
-carries Debian's python3.11, bcc and the booted kernel's headers in a
+carries Debian's python3.11, bcc, the booted kernel's headers and qemu-xen in a
 squashfs, and the project's Python packages.  It is cached separately,
 under build/lab/images-trace/<key>/; the default image is built exactly as
 before.
@@ -60,9 +60,10 @@ BASE_PACKAGES = (
 # Loaded with insmod in dependency order (dependencies are added from each
 # module's .modinfo `depends=`).
 DOM0_MODULES = ("xen-evtchn", "xen-privcmd", "xenfs", "xen-gntdev", "xen-gntalloc",
-                "xen-netback", "bridge", "9pnet_virtio", "9p", "virtio_pci")
+                "xen-netback", "bridge", "9pnet_virtio", "9p", "virtio_pci",
+                "tun")  # tun: the tap of an HVM guest's emulated NIC (qemu-xen)
 DOMU_MODULES = ("xen-evtchn", "xen-privcmd", "xenfs", "xen-gntdev", "xen-gntalloc",
-                "xen-netfront")
+                "xen-netfront", "e1000")  # e1000: the HVM guest's emulated NIC
 
 # Files of the lab package that go into the images (dest -> package file).
 DOM0_LAB_FILES = {"/init": "init-dom0.sh", "/lab/lib.sh": "lib.sh",
@@ -390,7 +391,8 @@ def build_image(payload: Payload | None = None, *, force: bool = False,
                 log: bool = True, flavour: str = "default") -> LabImage:
     """Return the cached image for these inputs, building it if needed.
 
-    flavour="trace" adds the tracing tools to dom0 (ivcom.lab.trace_image)."""
+    flavour="trace" adds the tracing tools and the HVM device model to dom0
+    (ivcom.lab.trace_image)."""
     if flavour not in FLAVOURS:
         raise LabError(f"unknown image flavour {flavour!r} (have: {', '.join(FLAVOURS)})",
                        stage="image", exit_code=2)

@@ -62,7 +62,8 @@ lab_offer_wait() {
 
 # lab_guest_cfg NAME [key=value ...] -> path of a generated xl config.
 #   memory=MiB (256)  vcpus=N (1)  ip=A.B.C.D/NN  run=/path/in/guest
-#   args=a,b,c (commas become spaces)  net=1 (a vif on xenbr0)  type=pv|pvh
+#   args=a,b,c (commas become spaces)  net=1 (a vif on xenbr0)  type=pv|pvh|hvm
+#   type=hvm: qemu-xen in dom0 (trace image), net=1 gives an emulated e1000
 #   mac=xx:xx:..  kernel= ramdisk= (override the standard guest)
 lab_guest_cfg() {
     name=$1; shift
@@ -86,9 +87,20 @@ lab_guest_cfg() {
         fi
         vif="vif = [ 'bridge=xenbr0,mac=$mac,script=$LAB/vif-lab.sh' ]"
     fi
-    tsc=
-    [ "$type" = pvh ] && tsc='tsc_mode = "native"'
+    tsc= hvm=
+    # Native TSC for HAP guests: an emulated TSC intercepts RDTSCP, whose
+    # length TCG's SVM does not report (nRIP), and Xen then kills the guest.
+    [ "$type" != pv ] && tsc='tsc_mode = "native"'
     cmdline="console=hvc0 ivcom.name=$name"
+    if [ "$type" = hvm ]; then
+        # Direct kernel boot through hvmloader + SeaBIOS, qemu-xen in dom0;
+        # no display.  The NIC is the emulated e1000 only (no PV vif), and
+        # the guest keeps it (Linux unplugs emulated NICs by default).
+        hvm='vga = "none"; nographic = 1; serial = "none"; xen_platform_pci = 1'
+        [ "$kernel" = "$LAB_GUEST_KERNEL" ] && kernel=$LAB/guest/vmlinuz
+        [ -n "$vif" ] && vif=$(echo "$vif" | sed "s/\[ '/[ 'type=ioemu,model=e1000,/")
+        cmdline="$cmdline xen_emul_unplug=never"
+    fi
     [ -n "$ip" ] && cmdline="$cmdline ivcom.ip=$ip"
     [ -n "$run" ] && cmdline="$cmdline ivcom.run=$run"
     [ -n "$args" ] && cmdline="$cmdline ivcom.args=$args"
@@ -96,7 +108,7 @@ lab_guest_cfg() {
     cfg=$LAB_CFG_DIR/$name.cfg
     sed -e "s|@NAME@|$name|g" -e "s|@TYPE@|$type|g" -e "s|@MEMORY@|$memory|g" \
         -e "s|@VCPUS@|$vcpus|g" -e "s|@KERNEL@|$kernel|g" -e "s|@RAMDISK@|$ramdisk|g" \
-        -e "s|@CMDLINE@|$cmdline|g" -e "s|@VIF@|$vif|g" -e "s|@TSC@|$tsc|g" \
+        -e "s|@CMDLINE@|$cmdline|g" -e "s|@VIF@|$vif|g" -e "s|@TSC@|$tsc|g" -e "s|@HVM@|$hvm|g" \
         "$LAB/domu-pv.cfg.in" >"$cfg"
     cp "$cfg" "${OUT:-/tmp}/$name.cfg" 2>/dev/null
     echo "$cfg"
@@ -208,7 +220,7 @@ lab_collect() {
     for f in "$CONSOLE_DIR"/guest-*.log; do
         [ -f "$f" ] && cp "$f" "$1/consoles/"
     done
-    for f in /var/log/xen/xl-*.log /var/log/xen/vif-lab.log; do
+    for f in /var/log/xen/xl-*.log /var/log/xen/qemu-dm-*.log /var/log/xen/vif-lab.log; do
         [ -f "$f" ] && cp "$f" "$1/consoles/"
     done
     xl list >"$1/xl-list.txt" 2>&1
@@ -222,5 +234,5 @@ lab_forget_consoles() {
         n=${n%.log}
         xl list "${n%.try1}" >/dev/null 2>&1 || rm -f "$f"
     done
-    rm -f /var/log/xen/xl-*.log /var/log/xen/vif-lab.log
+    rm -f /var/log/xen/xl-*.log /var/log/xen/qemu-dm-*.log /var/log/xen/vif-lab.log
 }

@@ -1,4 +1,5 @@
-"""The trace flavour of the lab's dom0 image (opt-in, cached separately).
+"""The trace flavour of the lab's dom0 image (opt-in, cached separately):
+the tracing tools and the HVM device model.
 
     build_image(payload, flavour="trace")
 
@@ -19,7 +20,12 @@ first use (/lab/trace-mount.sh; the `python3` and `ivcom-trace` wrappers and
   and clang 14, libbpf, libelf, ...), found the way the default image finds
   xen-utils' libraries, in /trace/lib/x86_64-linux-gnu;
 - linux-headers-<kver>-amd64 and -common (include trees, arch/x86, .config,
-  Makefiles), with /lib/modules/<kver>/{build,source} pointing at them.
+  Makefiles), with /lib/modules/<kver>/{build,source} pointing at them;
+- the HVM device model: Debian's qemu-system-xen (libxl's default path
+  /usr/libexec/xen-qemu-system-i386 in dom0 is a wrapper that mounts the
+  tree and runs it with its libraries), SeaBIOS, the iPXE ROMs, qemu's
+  data files and Xen's hvmloader, each firmware path in dom0 a symlink
+  into /trace; HVM guests boot the bzImage in /lab/guest/vmlinuz directly.
 
 The appended archive itself carries the squashfs, the loop and squashfs
 modules, the wrappers, /lab/trace-env.sh (trace scenarios source it: it
@@ -76,6 +82,13 @@ TRACE_PACKAGES = (
     "libffi8",
     "libexpat1",
 )
+# The HVM device model: Debian's qemu-xen build and the firmware it and
+# libxl load (SeaBIOS, the iPXE option ROMs of the emulated NICs).
+HVM_PACKAGES = ("qemu-system-xen", "qemu-system-data", "seabios", "ipxe-qemu")
+DM_BIN = "/usr/libexec/xen-qemu-system-i386"   # libxl's default qemu-xen path
+# Firmware directories: dom0 links each to its copy in the trace tree.
+DM_DATA = ("/usr/share/qemu", "/usr/share/seabios", "/usr/lib/ipxe")
+HVMLOADER = "/usr/lib/xen-4.17/boot/hvmloader"
 # mksquashfs, run on the host from the unpacked package (not installed).
 SQUASHFS_TOOLS = ("squashfs-tools", "liblzo2-2")
 TRACE_MODULES = ("loop", "squashfs")
@@ -109,6 +122,12 @@ export PYTHONHOME={TRACE_MOUNT}/usr PYTHONPATH={SITE}${{PYTHONPATH:+:$PYTHONPATH
 PYTHON_WRAPPER = f"""#!/bin/sh
 # Debian's python{PYVER} from the trace tree (mounted on first use).
 {_PY_ENV}exec {TRACE_MOUNT}/usr/bin/python{PYVER} "$@"
+"""
+DM_WRAPPER = f"""#!/bin/sh
+# Debian's qemu-xen (HVM device model) from the trace tree.
+/lab/trace-mount.sh || exit 127
+export LD_LIBRARY_PATH={TRACE_MOUNT}/lib/x86_64-linux-gnu
+exec {TRACE_MOUNT}{DM_BIN} "$@"
 """
 IVCOM_TRACE_WRAPPER = f"""#!/bin/sh
 # ivcom-trace on Debian's python{PYVER} from the trace tree.
@@ -156,7 +175,10 @@ def _trace_elves(root: Path, base_root: Path) -> list[Path]:
     py = root / f"usr/bin/python{PYVER}"
     if not py.is_file():
         raise LabError(f"python{PYVER} missing from the unpacked trace packages", stage="image")
-    out = [py]
+    dm = root / DM_BIN.lstrip("/")
+    if not dm.is_file():
+        raise LabError(f"{DM_BIN} missing from the unpacked qemu-system-xen", stage="image")
+    out = [py, dm]
     for so in sorted((root / f"usr/lib/python{PYVER}/lib-dynload").glob("*.so")):
         if so.name.split(".", 1)[0] not in DYNLOAD_SKIP:
             out.append(so)
@@ -178,7 +200,7 @@ def _fetch(cache: Path, base_root: Path, kver: str, log: bool) -> tuple[Path, li
     still missing; return (root, debs, soname -> library file)."""
     debdir = cache.parent / "lab" / "debs"
     known = cache / "extra-packages"
-    pkgs = [*TRACE_PACKAGES, *_headers_packages(kver)]
+    pkgs = [*TRACE_PACKAGES, *HVM_PACKAGES, *_headers_packages(kver)]
     if known.is_file():
         pkgs += [p for p in known.read_text().split() if p not in pkgs]
     for _round in range(8):
@@ -187,8 +209,8 @@ def _fetch(cache: Path, base_root: Path, kver: str, log: bool) -> tuple[Path, li
         roots = _Roots([root, base_root])
         found, missing = _missing_libs(roots, _trace_elves(root, base_root), [])
         if not missing:
-            extra = [p for p in pkgs if p not in TRACE_PACKAGES and
-                     p not in _headers_packages(kver)]
+            extra = [p for p in pkgs if p not in TRACE_PACKAGES and p not in HVM_PACKAGES
+                     and p not in _headers_packages(kver)]
             if not known.is_file() or known.read_text().split() != extra:
                 known.write_text("".join(p + "\n" for p in extra))
             return root, deb_paths, found
@@ -196,8 +218,8 @@ def _fetch(cache: Path, base_root: Path, kver: str, log: bool) -> tuple[Path, li
         for so in sorted(missing):
             pkg = debs.package_of_host_lib(so)
             if pkg is None:
-                raise LabError(f"no Debian package known for library {so} (needed by bcc or "
-                               "python)", stage="image")
+                raise LabError(f"no Debian package known for library {so} (needed by bcc, "
+                               "python or qemu)", stage="image")
             new.add(pkg)
         new -= set(pkgs)
         if not new:
@@ -307,6 +329,10 @@ def _stage(stage: Path, root: Path, base_root: Path, kver: str, libs: dict[str, 
             sink.file(f"/usr/lib/python{PYVER}/lib-dynload/{ext.name}", ext)
     _add_tree(sink, root / "usr/lib/python3/dist-packages/bcc",
               "/usr/lib/python3/dist-packages/bcc", tmp)
+    sink.file(DM_BIN, root / DM_BIN.lstrip("/"), 0o755)
+    for d in DM_DATA:
+        _add_tree(sink, root / d.lstrip("/"), d, tmp, compile_py=False)
+    sink.file(HVMLOADER, base_root / HVMLOADER.lstrip("/"), 0o644)
     # Kernel headers as Debian lays them out (-amd64 points into -common).
     _add_tree(sink, root / hdr, f"/{hdr}", tmp, compile_py=False,
               skip=frozenset({"scripts", "tools"}), skip_suffixes=("Module.symvers",))
@@ -391,7 +417,7 @@ def _project_digest(srcs: dict[str, Path]) -> str:
 
 
 def _write_appended(out: Path, sqfs: Path, modules: list[Path], kver: str,
-                    srcs: dict[str, Path]) -> None:
+                    srcs: dict[str, Path], bzimage: Path) -> None:
     hdr = f"usr/src/linux-headers-{kver}"
     common = f"usr/src/linux-headers-{kver.rsplit('-', 1)[0]}-common"
     with tempfile.TemporaryDirectory(prefix="ivcom-trace-py-") as t, open(out, "wb") as f:
@@ -407,6 +433,12 @@ def _write_appended(out: Path, sqfs: Path, modules: list[Path], kver: str,
         cw.symlink(f"/lib/modules/{kver}/source", f"{TRACE_MOUNT}/{common}")
         cw.data("/usr/bin/python3", PYTHON_WRAPPER.encode(), 0o755)
         cw.data("/usr/local/bin/ivcom-trace", IVCOM_TRACE_WRAPPER.encode(), 0o755)
+        cw.data(DM_BIN, DM_WRAPPER.encode(), 0o755)
+        # HVM guests boot the bzImage directly (qemu-xen loads it; the PV
+        # guests' ELF vmlinux is not loadable there).
+        cw.file("/lab/guest/vmlinuz", bzimage, 0o644)
+        for link in (*DM_DATA, HVMLOADER):
+            cw.symlink(link, f"{TRACE_MOUNT}{link}")
         for name, d in sorted(srcs.items()):
             _add_tree(cw, d, f"{SITE}/{name}", Path(t), skip_suffixes=(".pyc",))
         cw.data("/etc/ivcom-flavour", b"trace\n")
@@ -473,7 +505,7 @@ def build(base: LabImage, broot: Path, *, force: bool = False, log: bool = True)
     _link_or_copy(base.xen, img.xen)
     _link_or_copy(base.kernel, img.kernel)
     appended = idir / "appended.cpio"
-    _write_appended(appended, sqfs, modules, base.kernel_version, srcs)
+    _write_appended(appended, sqfs, modules, base.kernel_version, srcs, base.kernel)
     with open(img.dom0_initrd, "wb") as out:
         for part in (base.dom0_initrd, appended):
             with open(part, "rb") as src:

@@ -17,14 +17,21 @@ echo "vif-lab: $action dev=$dev bridge=$bridge path=$XENBUS_PATH"
 
 case $action in
     online|add)
-        ip link set "$dev" master "$bridge" || brctl addif "$bridge" "$dev" || exit 1
-        ip link set "$dev" up || exit 1
-        [ -e "/sys/class/net/$bridge/brif/$dev" ] && echo "vif-lab: $dev is a port of $bridge"
+        # An HVM guest's emulated NIC is qemu's tap <vif>-emu (created before
+        # the vif's hotplug runs); it joins the bridge with the vif.
+        for d in "$dev" "$dev-emu"; do
+            [ "$d" = "$dev" ] || [ -e "/sys/class/net/$d" ] || continue
+            ip link set "$d" master "$bridge" || brctl addif "$bridge" "$d" || exit 1
+            ip link set "$d" up || exit 1
+            [ -e "/sys/class/net/$bridge/brif/$d" ] && echo "vif-lab: $d is a port of $bridge"
+        done
         xenstore-write "$XENBUS_PATH/hotplug-status" connected
         ;;
     offline|remove)
-        ip link set "$dev" down 2>/dev/null
-        brctl delif "$bridge" "$dev" 2>/dev/null
+        for d in "$dev" "$dev-emu"; do
+            ip link set "$d" down 2>/dev/null
+            brctl delif "$bridge" "$d" 2>/dev/null
+        done
         xenstore-rm "$XENBUS_PATH/hotplug-status" 2>/dev/null
         ;;
 esac

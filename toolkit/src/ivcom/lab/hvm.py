@@ -1,0 +1,370 @@
+"""The HVM section of `ivcom bench`: VM exits of a fully virtualized guest
+talking to dom0 through an emulated NIC and through IVCOM.
+
+    from ivcom.lab import hvm
+    results = hvm.run(print, quick=True)
+    print(hvm.render(results))
+
+One boot of the trace image runs scn-hvm.sh: an HVM Linux guest (qemu-xen
+in dom0, an emulated e1000) and dom0 exchange the same 64 B round trips
+and the same stream over TCP through the emulated NIC, over IVCOM (the
+guest's PV-on-HVM grant table and event channels), and over IVCOM with
+both ends polling.  Each session has its own xentrace recording; the dom0
+client prints the TSC at the start and end of its measured loop, so
+`analyse()` counts exactly the guest's VM exits inside the transfer, by
+reason, and divides by its exact work (round trips, MiB).  An idle
+recording gives the guest's background exit rate (timer ticks, its agent).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ivcom.lab.errors import LabError
+
+Json = dict[str, Any]
+SCENARIO = "hvm"
+STAGE = "hvm results"
+# (transport, kind) in the order the scenario runs them; the labels the
+# table and plot use.
+SESSIONS = (("tcp", "rr"), ("ivcom", "rr"), ("ivcom", "rr-poll"), ("tcp", "bulk"),
+            ("ivcom", "bulk"), ("ivcom", "bulk-poll"))
+LABELS = {"tcp": "TCP, emulated e1000", "ivcom": "IVCOM", "ivcom-poll": "IVCOM, polling"}
+# Exit reasons grouped the way the emulated-device argument is made, for
+# both vendors' names (SVM under TCG; VMX on most hardware).
+CATEGORIES: dict[str, tuple[str, ...]] = {
+    "io": ("ioio", "io_instruction"),
+    "mmio": ("npf", "ept_violation", "ept_misconfig", "apic_access"),
+    "hypercall": ("vmmcall", "vmcall"),
+    "interrupt": ("intr", "vintr", "nmi", "smi", "external_interrupt", "pending_virt_intr",
+                  "pending_virt_nmi"),
+    "hlt": ("hlt",),
+    "msr": ("msr", "msr_read", "msr_write"),
+}
+CATEGORY_ORDER = (*CATEGORIES, "other")
+# Exits and entries pair up; a window cut inside a pair leaves one over at
+# each end, and a vCPU may be inside one when the recording starts or stops.
+PAIR_SLACK = 4
+
+
+def category(reason: str) -> str:
+    for cat, names in CATEGORIES.items():
+        if reason in names:
+            return cat
+    return "other"
+
+
+@dataclass(frozen=True)
+class HvmPlan:
+    rr_count: int
+    bytes: int
+    chunk: int
+    reps: int
+    idle_s: int
+
+    @staticmethod
+    def for_mode(quick: bool) -> HvmPlan:
+        if quick:
+            return HvmPlan(200, 2 << 20, 65536, 1, 3)
+        return HvmPlan(1000, 16 << 20, 65536, 2, 5)
+
+    def env(self) -> dict[str, str]:
+        return {"HVM_RR_COUNT": str(self.rr_count), "HVM_BYTES": str(self.bytes),
+                "HVM_CHUNK": str(self.chunk), "HVM_REPS": str(self.reps),
+                "HVM_IDLE_S": str(self.idle_s)}
+
+
+def run(log: Callable[[str], None], quick: bool = False, *,
+        plan: HvmPlan | None = None) -> Json:
+    """Boot the trace image once, run scn-hvm.sh, return the analysed results."""
+    from ivcom.lab.image import build_image
+    from ivcom.lab.runner import LabRunner, Scenario
+    from ivcom.lab.tools import ivcom_payload
+    from ivcom.lab.trace_image import trace_payload
+
+    plan = plan or HvmPlan.for_mode(quick)
+    log("hvm: building (or reusing) the trace image (qemu-xen for the HVM guest)")
+    image = build_image(trace_payload(ivcom_payload()), flavour="trace")
+    runner = LabRunner(image, timeout=1500.0, scenario_timeout=1200.0,
+                       status=lambda m: log(m.removeprefix("ivcom lab: ")))
+    log(f"hvm: dom0 <-> HVM guest, emulated e1000 vs IVCOM ({'quick' if quick else 'full'} "
+        "plan)")
+    res = runner.boot([Scenario.builtin(SCENARIO)], tag="bench-hvm", env=plan.env())
+    s = res.scenarios.get(SCENARIO)
+    if s is None or not s.ok:
+        why = s.reason if s is not None else "did not run"
+        raise LabError(f"HVM benchmark failed: {why}", stage=f"scenario {SCENARIO}",
+                       log=res.log)
+    out = analyse(s.dir)
+    out["run_dir"] = str(res.run_dir)
+    out["retries"] = list(res.retries) + list(s.retries)
+    out["boot_seconds"] = round(res.seconds, 1)
+    return out
+
+
+# --------------------------------------------------------------------------
+# Analysis of a results directory
+# --------------------------------------------------------------------------
+
+
+def _info(d: Path) -> Json:
+    out: Json = {}
+    try:
+        text = (d / "info.txt").read_text()
+    except OSError as exc:
+        raise LabError(f"{d / 'info.txt'}: {exc.strerror}", stage=STAGE) from exc
+    for line in text.splitlines():
+        if line.startswith("hvm_domid="):
+            out["hvm_domid"] = int(line.split("=", 1)[1])
+        elif ":" in line:
+            k, v = (x.strip() for x in line.split(":", 1))
+            if k == "cpu_mhz":
+                out["cpu_mhz"] = float(v)
+            elif k == "xen_version":
+                out["xen"] = v
+    if "hvm_domid" not in out:
+        raise LabError(f"{d / 'info.txt'}: no hvm_domid line", stage=STAGE)
+    return out
+
+
+def _sessions(d: Path) -> list[Json]:
+    path = d / "sessions.jsonl"
+    out = []
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise LabError(f"{path}: {exc.strerror}", stage=STAGE) from exc
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            s = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise LabError(f"{path.name} line {n}: {exc.msg}", stage=STAGE) from exc
+        for key in ("transport", "kind", "trace", "tsc_begin", "tsc_end"):
+            if key not in s:
+                raise LabError(f"{path.name} line {n}: no {key!r}", stage=STAGE)
+        out.append(s)
+    return out
+
+
+def window_counts(trace: Any, begin: int, end: int, domid: int) -> Json:
+    """VM exits (by reason) and entries of `domid` with a TSC in [begin,
+    end]; exits charged to any other or no domain are counted apart."""
+    from ivcom_trace import xentrace as xt
+
+    reasons = [r for rec in trace.records
+               if (r := xt.vmexit_reason(rec.event, rec.extra)) is not None]
+    vendor = xt.detect_vendor(reasons)
+    exits: Counter[str] = Counter()
+    entries = unattributed = 0
+    first = last = None
+    for rec in trace.records:
+        if rec.tsc is None:
+            continue
+        first = rec.tsc if first is None else min(first, rec.tsc)
+        last = rec.tsc if last is None else max(last, rec.tsc)
+        if not begin <= rec.tsc <= end:
+            continue
+        reason = xt.vmexit_reason(rec.event, rec.extra)
+        is_entry = (rec.event & ~xt.TRC_HVM_NESTEDFLAG) == xt.TRC_HVM_VMENTRY
+        if reason is None and not is_entry:
+            continue
+        if rec.domid != domid:
+            unattributed += 1
+        elif reason is not None:
+            exits[xt.exit_name(reason, vendor)] += 1
+        else:
+            entries += 1
+    return {"vendor": vendor, "exits": dict(exits.most_common()),
+            "exits_total": sum(exits.values()), "entries": entries,
+            "unattributed": unattributed, "first_tsc": first, "last_tsc": last,
+            "covered": first is not None and last is not None and first <= begin
+            and end <= last}
+
+
+def _by_category(exits: dict[str, int]) -> dict[str, int]:
+    out = dict.fromkeys(CATEGORY_ORDER, 0)
+    for name, n in exits.items():
+        out[category(name)] += n
+    return out
+
+
+def _wall(s: Json) -> Json:
+    if s["kind"].startswith("rr"):
+        if s["transport"] == "tcp":
+            return {"rtt_median_us": float(s["median_us"])}
+        return {"rtt_median_us": float(s["rtt_ns"]["median"]) / 1e3}
+    if s["transport"] == "tcp":
+        return {"mb_per_s": float(s["mb_per_s"])}
+    return {"mb_per_s": float(s["bytes_per_s"]) / 1e6}
+
+
+def _label(s: Json) -> str:
+    return "ivcom-poll" if s["kind"].endswith("-poll") else s["transport"]
+
+
+def analyse(d: Path) -> Json:
+    """Per session: exits inside the transfer, by reason and category, per
+    round trip or per MiB; the idle rate; IVCOM's ratios to the NIC path."""
+    from ivcom_trace import xentrace as xt
+
+    info = _info(d)
+    domid = info["hvm_domid"]
+    mhz = info.get("cpu_mhz") or 0.0
+    rows: list[Json] = []
+    for s in _sessions(d):
+        path = d / s["trace"]
+        try:
+            trace = xt.decode_file(path)
+        except (OSError, xt.TraceFormatError) as exc:
+            raise LabError(f"{path.name}: {exc}", stage=STAGE) from exc
+        begin, end = int(s["tsc_begin"]), int(s["tsc_end"])
+        if not 0 < begin < end:
+            raise LabError(f"{s['trace']}: bad TSC span {begin}..{end}", stage=STAGE)
+        w = window_counts(trace, begin, end, domid)
+        if not w["covered"]:
+            raise LabError(f"{s['trace']}: the transfer's TSC span {begin}..{end} is not inside "
+                           f"the recording ({w['first_tsc']}..{w['last_tsc']})", stage=STAGE)
+        rr = s["kind"].startswith("rr")
+        if rr:
+            work, unit = float(s["count"]), "round trip"
+        else:
+            work, unit = float(s["bytes"]) / (1 << 20), "MiB"
+        if work <= 0:
+            raise LabError(f"{s['trace']}: session did no work", stage=STAGE)
+        secs = (end - begin) / (mhz * 1e6) if mhz else None
+        cats = _by_category(w["exits"])
+        rows.append({
+            "transport": s["transport"], "kind": s["kind"], "label": _label(s),
+            "rep": s.get("rep"), "trace": s["trace"], "unit": unit, "work": work,
+            "tsc_begin": begin, "tsc_end": end,
+            "verified": bool(s.get("verified", True)),
+            **_wall(s), "window_s": secs, **w,
+            "by_category": cats,
+            "exits_per_op": w["exits_total"] / work,
+            "entries_per_op": w["entries"] / work,
+            "per_op_by_category": {k: v / work for k, v in cats.items()},
+            "exits_per_s": w["exits_total"] / secs if secs else None,
+        })
+    idle = _idle(d, domid, mhz)
+    return {"xen": info.get("xen"), "hvm_domid": domid, "cpu_mhz": mhz, "sessions": rows,
+            "idle": idle, "summary": _summary(rows, idle)}
+
+
+def _idle(d: Path, domid: int, mhz: float) -> Json:
+    from ivcom_trace import xentrace as xt
+
+    path = d / "idle.xt"
+    try:
+        trace = xt.decode_file(path)
+    except (OSError, xt.TraceFormatError) as exc:
+        raise LabError(f"{path.name}: {exc}", stage=STAGE) from exc
+    w = window_counts(trace, 0, 1 << 64, domid)
+    secs = ((w["last_tsc"] - w["first_tsc"]) / (mhz * 1e6)
+            if mhz and w["first_tsc"] is not None else None)
+    return {"exits_total": w["exits_total"], "seconds": secs,
+            "exits_per_s": w["exits_total"] / secs if secs else None,
+            "by_category": _by_category(w["exits"])}
+
+
+def _mean(rows: list[Json], key: str) -> float | None:
+    vals = [float(r[key]) for r in rows if r.get(key) is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def _summary(rows: list[Json], idle: Json) -> Json:
+    """Means over repetitions per (label, rr|bulk), and IVCOM / TCP ratios."""
+    out: Json = {}
+    for kind in ("rr", "bulk"):
+        per: Json = {}
+        for label in LABELS:
+            sel = [r for r in rows if r["label"] == label and r["kind"].startswith(kind)]
+            if not sel:
+                continue
+            cats = {c: sum(r["per_op_by_category"][c] for r in sel) / len(sel)
+                    for c in CATEGORY_ORDER}
+            per[label] = {"exits_per_op": _mean(sel, "exits_per_op"),
+                          "entries_per_op": _mean(sel, "entries_per_op"),
+                          "per_op_by_category": cats,
+                          "rtt_median_us": _mean(sel, "rtt_median_us"),
+                          "mb_per_s": _mean(sel, "mb_per_s"),
+                          "exits_per_s": _mean(sel, "exits_per_s"),
+                          "sessions": len(sel)}
+        base = per.get("tcp")
+        for label, v in per.items():
+            if label == "tcp" or not base:
+                continue
+            e0 = base["exits_per_op"]
+            v["exits_vs_tcp"] = v["exits_per_op"] / e0 if e0 else None
+            v["exit_reduction_pct"] = (100.0 * (1 - v["exits_per_op"] / e0)) if e0 else None
+            if kind == "rr" and base["rtt_median_us"] and v["rtt_median_us"] is not None:
+                v["rtt_vs_tcp"] = v["rtt_median_us"] / base["rtt_median_us"]
+            if kind == "bulk" and base["mb_per_s"] and v["mb_per_s"] is not None:
+                v["throughput_vs_tcp"] = v["mb_per_s"] / base["mb_per_s"]
+        out[kind] = per
+    out["idle_exits_per_s"] = idle.get("exits_per_s")
+    return out
+
+
+# --------------------------------------------------------------------------
+# Presentation
+# --------------------------------------------------------------------------
+
+
+def _f(v: float | None, spec: str = ".1f") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def render(results: Json) -> str:
+    lines = [f"HVM guest <-> dom0 (Xen {results.get('xen') or '?'} lab, TCG; "
+             f"{results.get('summary', {}).get('rr', {}).get('tcp', {}).get('sessions', 0)} "
+             "repetition(s)): VM exits inside the transfer"]
+    head = f"  {'':24} {'exits/op':>9} {'vs TCP':>8} " + " ".join(
+        f"{c:>9}" for c in CATEGORY_ORDER) + f" {'wall':>14}"
+    summ = results.get("summary", {})
+    for kind, unit in (("rr", "per 64 B round trip"), ("bulk", "per MiB streamed")):
+        per = summ.get(kind) or {}
+        if not per:
+            continue
+        lines.append(f" {unit}")
+        lines.append(head)
+        for label, v in per.items():
+            vs = "-" if label == "tcp" else (
+                f"-{v['exit_reduction_pct']:.0f}%" if v.get("exit_reduction_pct") is not None
+                else "-")
+            wall = (f"{_f(v['rtt_median_us'], '.0f')} us" if kind == "rr"
+                    else f"{_f(v['mb_per_s'])} MB/s")
+            lines.append(f"  {LABELS[label]:24} {_f(v['exits_per_op'], '.2f'):>9} {vs:>8} "
+                         + " ".join(f"{v['per_op_by_category'][c]:>9.2f}"
+                                    for c in CATEGORY_ORDER) + f" {wall:>14}")
+    idle = results.get("idle") or {}
+    lines.append(f"  idle guest: {_f(idle.get('exits_per_s'), '.0f')} exits/s "
+                 "(timer ticks and its agent; included in every window above)")
+    return "\n".join(lines)
+
+
+def plot(results: Json, ax1: Any, ax2: Any) -> None:
+    """Stacked exits per op by category: round trips (left), MiB (right)."""
+    summ = results.get("summary", {})
+    for ax, kind, ylabel in ((ax1, "rr", "VM exits per 64 B round trip"),
+                             (ax2, "bulk", "VM exits per MiB")):
+        per = summ.get(kind) or {}
+        labels = list(per)
+        bottom = [0.0] * len(labels)
+        for cat in CATEGORY_ORDER:
+            vals = [per[lb]["per_op_by_category"][cat] for lb in labels]
+            ax.bar(range(len(labels)), vals, bottom=bottom, label=cat)
+            bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
+        ax.set_xticks(range(len(labels)), [LABELS[lb] for lb in labels], rotation=10)
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"HVM guest <-> dom0 ({kind}; Xen lab, TCG SVM)")
+        ax.legend(fontsize="small")
+
+
+__all__ = ["HvmPlan", "analyse", "category", "plot", "render", "run", "window_counts"]

@@ -1,0 +1,123 @@
+# Scenario hvm (trace image): dom0 <-> an HVM Linux guest, the same
+# transfers over
+#   tcp    -- TCP through the guest's emulated e1000 (qemu-xen in dom0, its
+#             tap on the dom0 bridge): every register access is a VM exit
+#             that Xen forwards to the device model
+#   ivcom  -- libivcom over the guest's PV-on-HVM interfaces (grant table,
+#             event channels delivered through the HVM callback vector)
+# and IVCOM with both ends polling (--poll; kinds rr-poll, bulk-poll);
+# each session inside its own xentrace recording (TRC_GEN|SCHED|HVM: every
+# VM exit with its reason, entries, hypercalls).  The dom0 clients print
+# the TSC (the trace's clock) at the start and end of their measured loop
+# (tsc_begin/tsc_end; a bulk sender's end is after the guest has read it
+# all), so the analysis counts exactly the exits inside the transfer and
+# divides by its exact work.  An idle recording gives the guest's
+# background exit rate.
+# Sessions: HVM_REPS rounds of [64 B round trips x HVM_RR_COUNT, a stream
+# of HVM_BYTES in HVM_CHUNK writes] per transport, dom0 the client/source.
+# Results: sessions.jsonl (tagged "transport", "kind" rr|rr-poll|bulk|bulk-poll, "rep",
+# "trace"), <transport>-<kind>-<rep>.xt, idle.xt, info.txt (guest domid).
+. /lab/ivcom-lib.sh
+
+: "${HVM_RR_COUNT:=200}"
+: "${HVM_BYTES:=1048576}"
+: "${HVM_CHUNK:=65536}"
+: "${HVM_REPS:=1}"
+: "${HVM_IDLE_S:=3}"
+PORT=5004
+GIP=10.99.0.21
+MASK=0x000bf000
+
+/lab/trace-mount.sh || lab_fail "cannot mount the trace tree (qemu-xen lives there)"
+agent_guest hv type=hvm net=1 ip=$GIP/24
+agent_ready hv
+G=$(agent_id hv)
+xl list -l hv >xl-list-long-hv.json 2>&1 || lab_fail "xl does not list hv"
+grep -q '"type": "hvm"' xl-list-long-hv.json || lab_fail "xl does not report hv as HVM"
+log=$CONSOLE_DIR/guest-hv.log
+grep -q 'Booting paravirtualized kernel on Xen HVM' "$log" || lab_fail "hv did not boot as HVM"
+grep -q 'Xen HVM callback vector for event delivery is enabled' "$log" \
+    || lab_fail "hv has no HVM callback vector (event channels)"
+grep -Eq 'e1000 .* eth0: Intel' "$log" || lab_fail "hv has no emulated e1000"
+{
+    echo "hvm_domid=$G"
+    xl info | grep -E '^(xen_version|cpu_mhz|nr_cpus|virt_caps) '
+    echo "rr_count=$HVM_RR_COUNT bytes=$HVM_BYTES chunk=$HVM_CHUNK reps=$HVM_REPS idle_s=$HVM_IDLE_S"
+} >info.txt
+
+# trace_on NAME / trace_off NAME: a recording around one session (xentrace
+# in the background, stopped with SIGINT, which flushes and exits).  Like
+# trace_window, it records into /tmp and copies into the results.
+trace_on() {
+    rm -f "/tmp/$1.xt"
+    xentrace -e "$MASK" -S 1024 -s 50 "/tmp/$1.xt" >"$1.xt.log" 2>&1 &
+    TRACE_PID=$!
+    sleep 1
+    kill -0 "$TRACE_PID" 2>/dev/null || lab_fail "xentrace for $1 exited: $(tail -n 1 "$1.xt.log")"
+}
+trace_off() {
+    kill -INT "$TRACE_PID" 2>/dev/null
+    wait "$TRACE_PID"
+    cp "/tmp/$1.xt" "$1.xt" && rm -f "/tmp/$1.xt" || lab_fail "no recording $1.xt"
+}
+
+# emit TRANSPORT KIND REP TRACE FILE: tag each JSON line into sessions.jsonl.
+emit() {
+    sed -n "s/^{/{\"transport\": \"$1\", \"kind\": \"$2\", \"rep\": $3, \"trace\": \"$4.xt\", /p" \
+        "$5" >>sessions.jsonl
+}
+
+# tcp KIND REP SPEC: lab-tcp server in the guest, client in dom0.
+tcp() {
+    local name=tcp-$1-$2 ts
+    agent_start hv ts lab-tcp server "$PORT" 1
+    agent_running hv "$ts" || lab_fail "lab-tcp server in hv ended at once"
+    sleep 1
+    trace_on "$name"
+    lab_fault_rerun "$name.client" "$name.client.err" lab-tcp client "$GIP" "$PORT" \
+        "$(echo "$3" | cut -d: -f1)" "$(echo "$3" | cut -d: -f2)" "$(echo "$3" | cut -d: -f3)"
+    rc=$?
+    trace_off "$name"
+    [ $rc -eq 0 ] || lab_fail "$name: lab-tcp client failed: $(tail -n 1 "$name.client.err")"
+    agent_ok hv "$ts" "$name.server" 120
+    sed -n 's/^ivcom-result: //p' "$name.client" >"$name.jsonl"
+    emit tcp "$1" "$2" "$name" "$name.jsonl"
+}
+
+# ivcom TOOL KIND REP ARGS...: server in the guest (peer dom0), client in
+# dom0 (the stream's source: it reports once the guest has read it all).
+ivcom() {
+    local tool=$1 kind=$2 rep=$3 name=ivcom-$2-$3 sn
+    shift 3
+    agent_start hv sn "$tool" -p 0 -n "hv$kind$rep" -t 120000 -j "$@" server
+    lab_offer_wait "$G" "hv$kind$rep" 120
+        trace_on "$name"
+    lab_fault_rerun "$name.client" "$name.client.err" \
+        "$tool" -p "$G" -n "hv$kind$rep" -t 120000 -j "$@" client
+    rc=$?
+    trace_off "$name"
+    [ $rc -eq 0 ] || lab_fail "$name: $tool client failed: $(tail -n 1 "$name.client.err")"
+    agent_ok hv "$sn" "$name.server" 120
+    emit ivcom "$kind" "$rep" "$name" "$name.client"
+}
+
+trace_on idle
+sleep "$HVM_IDLE_S"
+trace_off idle
+
+chunks=$((HVM_BYTES / HVM_CHUNK))
+[ $chunks -lt 1 ] && chunks=1
+rep=1
+while [ $rep -le "$HVM_REPS" ]; do
+    tcp rr "$rep" "rr:64:$HVM_RR_COUNT"
+    ivcom ivcom-pingpong rr "$rep" -s 64 -c "$HVM_RR_COUNT"
+    ivcom ivcom-pingpong rr-poll "$rep" -s 64 -c "$HVM_RR_COUNT" --poll
+    tcp bulk "$rep" "bulk:$HVM_CHUNK:$chunks"
+    ivcom ivcom-stream bulk "$rep" -S -s "$HVM_CHUNK" -c "$chunks"
+    ivcom ivcom-stream bulk-poll "$rep" -S -s "$HVM_CHUNK" -c "$chunks" --poll
+    rep=$((rep + 1))
+done
+n=$(grep -c . sessions.jsonl)
+[ "$n" -eq $((6 * HVM_REPS)) ] || lab_fail "expected $((6 * HVM_REPS)) session results, have $n"
+lab_collect .
+lab_destroy hv
