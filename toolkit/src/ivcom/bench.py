@@ -453,32 +453,23 @@ class BenchCommand(Command):
             results["sim"] = run_sim_section(
                 build, plan, log, 0 if args.no_callgrind else (2000 if args.quick else 20000))
         extra: list[str] = []
-        if args.section in ("all", "lab"):
-            from ivcom.lab import bench as labbench
+        from ivcom.lab import bench as labbench
+        from ivcom.lab import hvm
 
+        for name, section in (("lab", labbench), ("hvm", hvm)):
+            if args.section not in ("all", name):
+                continue
             try:
-                results["lab"] = labbench.run(log, quick=args.quick)
-                extra.append(labbench.render(results["lab"]))
+                results[name] = section.run(log, quick=args.quick)
+                extra.append(section.render(results[name]))
             except IvcomError as exc:
-                if args.section == "lab":
+                if args.section == name:
                     raise
-                # The sim figures stand on their own: keep them, say why
-                # the lab section is missing.
-                results["lab"] = {"error": str(exc)}
-                extra.append(f"lab section failed: {exc}")
-                log(f"lab section failed: {exc}")
-        if args.section in ("all", "hvm"):
-            from ivcom.lab import hvm
-
-            try:
-                results["hvm"] = hvm.run(log, quick=args.quick)
-                extra.append(hvm.render(results["hvm"]))
-            except IvcomError as exc:
-                if args.section == "hvm":
-                    raise
-                results["hvm"] = {"error": str(exc)}
-                extra.append(f"hvm section failed: {exc}")
-                log(f"hvm section failed: {exc}")
+                # The other sections stand on their own: keep them, say
+                # why this one is missing.
+                results[name] = {"error": str(exc)}
+                extra.append(f"{name} section failed: {exc}")
+                log(f"{name} section failed: {exc}")
         text = write_results(results, Path(args.out), extra)
         print(text)
         print(f"bench: results in {args.out}/bench.json, bench.txt, bench.png")
