@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ivcom.lab import hvm
@@ -32,7 +33,7 @@ def _trace(path: Path, exits: list[tuple[int, int]], last: int) -> None:
     path.write_bytes(xt.build_window(0, body))
 
 
-def _results(d: Path, sessions: list[tuple[dict[str, object], list[tuple[int, int]]]]) -> None:
+def _results(d: Path, sessions: list[tuple[dict[str, Any], list[tuple[int, int]]]]) -> None:
     (d / "info.txt").write_text(f"hvm_domid={DOM}\ncpu_mhz                : {MHZ}\n"
                                 "xen_version            : 4.17.7\n")
     lines = []
@@ -44,14 +45,14 @@ def _results(d: Path, sessions: list[tuple[dict[str, object], list[tuple[int, in
     _trace(d / "idle.xt", [(INTR, 500_000_000 + i) for i in range(0, 8, 2)], 2_000_000_010)
 
 
-def _rr(transport: str, kind: str, begin: int, end: int, **kw: object) -> dict[str, object]:
+def _rr(transport: str, kind: str, begin: int, end: int, **kw: object) -> dict[str, Any]:
     base = {"transport": transport, "kind": kind, "rep": 1, "trace": f"{transport}-{kind}.xt",
             "count": 10, "tsc_begin": begin, "tsc_end": end}
     return {**base, **kw}
 
 
 @pytest.fixture()
-def results(tmp_path: Path) -> dict[str, object]:
+def results(tmp_path: Path) -> dict[str, Any]:
     outside = [(CPUID, 50), (CPUID, 900_000_000)]
     _results(tmp_path, [
         # 10 round trips: 30 NPF + 10 VMMCALL inside, 2 CPUID outside.
@@ -73,13 +74,13 @@ def results(tmp_path: Path) -> dict[str, object]:
     return hvm.analyse(tmp_path)
 
 
-def _row(res: dict[str, object], label: str, kind: str) -> dict[str, object]:
-    rows = [r for r in res["sessions"] if r["label"] == label and r["kind"] == kind]  # type: ignore[index]
+def _row(res: dict[str, Any], label: str, kind: str) -> dict[str, Any]:
+    rows = [r for r in res["sessions"] if r["label"] == label and r["kind"] == kind]
     assert len(rows) == 1
-    return rows[0]
+    return dict(rows[0])
 
 
-def test_counts_only_inside_the_span(results: dict[str, object]) -> None:
+def test_counts_only_inside_the_span(results: dict[str, Any]) -> None:
     tcp = _row(results, "tcp", "rr")
     assert tcp["exits"] == {"npf": 30, "vmmcall": 10}
     assert (tcp["exits_total"], tcp["entries"], tcp["unattributed"]) == (40, 40, 0)
@@ -92,8 +93,8 @@ def test_counts_only_inside_the_span(results: dict[str, object]) -> None:
         "other": 0.0}
 
 
-def test_per_mib_and_ratios(results: dict[str, object]) -> None:
-    summ = results["summary"]  # type: ignore[index]
+def test_per_mib_and_ratios(results: dict[str, Any]) -> None:
+    summ = results["summary"]
     assert summ["bulk"]["tcp"]["exits_per_op"] == 50.0
     assert summ["bulk"]["ivcom"]["exits_per_op"] == 10.5
     assert summ["bulk"]["ivcom"]["exit_reduction_pct"] == pytest.approx(79.0)
@@ -101,11 +102,11 @@ def test_per_mib_and_ratios(results: dict[str, object]) -> None:
     assert summ["bulk"]["ivcom"]["throughput_vs_tcp"] == pytest.approx(20.0)
     assert summ["rr"]["ivcom"]["rtt_vs_tcp"] == pytest.approx(0.1)
     assert summ["rr"]["ivcom-poll"]["exit_reduction_pct"] == pytest.approx(97.5)
-    assert results["idle"]["exits_total"] == 4  # type: ignore[index]
+    assert results["idle"]["exits_total"] == 4
     assert summ["idle_exits_per_s"] == pytest.approx(4 / 2.0, rel=1e-6)   # TSC 10 .. 2e9+10
 
 
-def test_render_and_plot(results: dict[str, object], tmp_path: Path) -> None:
+def test_render_and_plot(results: dict[str, Any], tmp_path: Path) -> None:
     text = hvm.render(results)
     assert "per MiB streamed" in text and "-79%" in text and "IVCOM, polling" in text
     from ivcom.bench import plot

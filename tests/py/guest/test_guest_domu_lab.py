@@ -9,7 +9,6 @@ dom0 smoke test cannot reach them.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,27 +76,15 @@ class DomuRun:
 @pytest.fixture(scope="module")
 def domu_run(guest_images: Path) -> DomuRun:
     try:
-        from ivcom.lab.errors import LabError, QemuUnavailable
+        import labboot
         from ivcom.lab.image import build_image
-        from ivcom.lab.runner import LabRunner, Scenario, check_qemu
+        from ivcom.lab.runner import Scenario
         from ivcom.lab.tools import standard_payload
     except ImportError as exc:
         pytest.skip(f"the lab runner (ivcom.lab) is not importable: {exc}")
-    try:
-        check_qemu()
-    except QemuUnavailable as exc:
-        pytest.skip(f"Xen lab unavailable: {exc}")
-
-    try:
-        image = build_image(standard_payload(), log=True)
-        runner = LabRunner(image, timeout=float(os.environ.get("IVCOM_LAB_TIMEOUT", "400")),
-                           scenario_timeout=240.0, status=print)
-        res = runner.boot([Scenario("guest-domu", scenario_script(guest_images))],
-                          tag="guest")
-    except QemuUnavailable as exc:
-        pytest.skip(f"Xen lab unavailable: {exc}")
-    except LabError as exc:
-        pytest.fail(f"lab boot failed: {exc}", pytrace=False)
+    _, res = labboot.boot(lambda: build_image(standard_payload(), log=True),
+                          [Scenario("guest-domu", scenario_script(guest_images))], tag="guest",
+                          timeout_s=400, scenario_timeout=240.0)
     scn = res.scenarios.get("guest-domu")
     assert scn is not None, f"scenario did not run (log {res.log})"
     assert scn.ok, f"scenario failed: {scn.reason} (dir {scn.dir}, log {res.log})"

@@ -323,16 +323,13 @@ def core_tools() -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def run(guest_images: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
     try:
-        from ivcom.lab.errors import LabError, QemuUnavailable
+        import labboot
         from ivcom.lab.image import build_image
-        from ivcom.lab.runner import LabRunner, Scenario, check_qemu
+        from ivcom.lab.runner import Scenario
         from ivcom.lab.tools import ivcom_payload
     except ImportError as exc:
         pytest.skip(f"the lab runner (ivcom.lab) is not importable: {exc}")
-    try:
-        check_qemu()
-    except QemuUnavailable as exc:
-        pytest.skip(f"Xen lab unavailable: {exc}")
+    labboot.require_qemu()
     if shutil.which("make") is None:
         pytest.skip("make not available: cannot build libivcom's tools")
 
@@ -345,17 +342,8 @@ def run(guest_images: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
     files["lab-ivcom-hostile"] = build_hostile(tmp_path_factory.mktemp("hostile"))
 
     scns = [Scenario(name, PRELUDE + body) for name, body in SCENARIOS.items()]
-    try:
-        image = build_image(ivcom_payload(), log=True)
-        runner = LabRunner(image, timeout=float(os.environ.get("IVCOM_LAB_TIMEOUT", "900")),
-                           scenario_timeout=200.0, status=print)
-        res = runner.boot(scns, tag="guest-ivcom", files=files)
-    except QemuUnavailable as exc:
-        pytest.skip(f"Xen lab unavailable: {exc}")
-    except LabError as exc:
-        pytest.fail(f"lab boot failed: {exc}", pytrace=False)
-    for note in res.retries:
-        print(f"ivcom lab: retried: {note}")
+    _, res = labboot.boot(lambda: build_image(ivcom_payload(), log=True), scns,
+                          tag="guest-ivcom", timeout_s=900, scenario_timeout=200.0, files=files)
     dirs, ok = {}, {}
     for name in SCENARIOS:
         s = res.scenarios.get(name)

@@ -10,14 +10,14 @@ qemu-system-x86_64 is missing or cannot run at all.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import labboot
 import pytest
-from ivcom.lab.errors import LabError, QemuUnavailable
+from ivcom.lab.errors import LabError
 from ivcom.lab.image import LabImage, build_image
-from ivcom.lab.runner import BootResult, LabRunner, Scenario, ScenarioResult, check_qemu
+from ivcom.lab.runner import BootResult, Scenario, ScenarioResult
 from ivcom.lab.tools import standard_payload
 
 SCENARIOS = ("smoke", "pv", "pvh", "vchan", "net", "baseline")
@@ -59,17 +59,10 @@ class Lab:
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def require_qemu() -> None:
-    try:
-        check_qemu()
-    except QemuUnavailable as exc:
-        pytest.skip(f"Xen lab unavailable: {exc}")
-
-
 @pytest.fixture(scope="session")
 def lab_image() -> LabImage:
     """The cached lab image with the lab tools (QEMU must be usable)."""
-    require_qemu()
+    labboot.require_qemu()
     try:
         return build_image(standard_payload(), log=True)
     except LabError as exc:
@@ -78,23 +71,13 @@ def lab_image() -> LabImage:
 
 @pytest.fixture(scope="session")
 def lab(lab_image: LabImage, tmp_path_factory: pytest.TempPathFactory) -> Lab:
-    image = lab_image
     hello = tmp_path_factory.mktemp("lab-inputs") / "hello.txt"
     hello.write_text(HELLO)
-    try:
-        runner = LabRunner(image, timeout=float(os.environ.get("IVCOM_LAB_TIMEOUT", "540")),
-                           scenario_timeout=240.0, status=print)
-        scns = [Scenario.builtin(n) for n in SCENARIOS] + [INPUTS, FAILING]
-        # Smaller baseline than the benchmark harness uses: this only checks
-        # that it measures and reports.
-        res = runner.boot(scns, tag="pytest",
+    scns = [Scenario.builtin(n) for n in SCENARIOS] + [INPUTS, FAILING]
+    # Smaller baseline than the benchmark harness uses: this only checks
+    # that it measures and reports.
+    _, res = labboot.boot(lab_image, scns, tag="pytest", timeout_s=540, scenario_timeout=240.0,
                           env={"BASE_RR": "rr:64:300", "BASE_BULK": "bulk:65536:256",
                                "LAB_TEST_VAR": TEST_VAR},
                           files={"hello.txt": hello})
-    except QemuUnavailable as exc:
-        pytest.skip(f"Xen lab unavailable: {exc}")
-    except LabError as exc:
-        pytest.fail(f"lab boot failed: {exc}", pytrace=False)
-    for note in res.retries:
-        print(f"ivcom lab: retried: {note}")
     return Lab(res)

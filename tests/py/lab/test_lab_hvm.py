@@ -11,16 +11,16 @@ times, are asserted: TCG's timings belong in the benchmark.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import labboot
 import pytest
 from ivcom.lab import hvm
-from ivcom.lab.errors import LabError, QemuUnavailable
+from ivcom.lab.errors import LabError
 from ivcom.lab.image import build_image
-from ivcom.lab.runner import LabRunner, Scenario, ScenarioResult, check_qemu
+from ivcom.lab.runner import Scenario, ScenarioResult
 from ivcom.lab.tools import ivcom_payload
 from ivcom.lab.trace_image import trace_payload
 from ivcom_trace import xentrace as xt
@@ -43,26 +43,15 @@ class HvmRun:
         hits = [s for s in self.results["sessions"]
                 if s["label"] == label and s["kind"].split("-")[0] == kind]
         assert len(hits) == 1, f"{label} {kind}: {len(hits)} sessions in {self.dir}"
-        return hits[0]
+        return dict(hits[0])
 
 
 @pytest.fixture(scope="module")
 def run() -> HvmRun:
-    try:
-        check_qemu()
-    except QemuUnavailable as exc:
-        pytest.skip(f"Xen lab unavailable: {exc}")
-    try:
-        image = build_image(trace_payload(ivcom_payload()), flavour="trace", log=True)
-        runner = LabRunner(image, timeout=float(os.environ.get("IVCOM_LAB_TIMEOUT", "1200")),
-                           scenario_timeout=900.0, status=print)
-        res = runner.boot([Scenario.builtin(hvm.SCENARIO)], tag="pytest-hvm", env=PLAN.env())
-    except QemuUnavailable as exc:
-        pytest.skip(f"Xen lab unavailable: {exc}")
-    except LabError as exc:
-        pytest.fail(f"HVM lab failed: {exc}", pytrace=False)
-    for note in res.retries:
-        print(f"ivcom lab: retried: {note}")
+    _, res = labboot.boot(
+        lambda: build_image(trace_payload(ivcom_payload()), flavour="trace", log=True),
+        [Scenario.builtin(hvm.SCENARIO)], tag="pytest-hvm", timeout_s=1200,
+        scenario_timeout=900.0, env=PLAN.env())
     s = res.scenarios.get(hvm.SCENARIO)
     if s is None:
         pytest.fail(f"scenario {hvm.SCENARIO} did not run (log {res.log})")

@@ -11,14 +11,13 @@ from build/core/bin (or $IVCOM_CORE_BIN).
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import labboot
 import pytest
-from ivcom.lab.errors import LabError, QemuUnavailable
-from ivcom.lab.runner import BootResult, LabRunner, Scenario, check_qemu
+from ivcom.lab.runner import BootResult, Scenario
 
 pytestmark = pytest.mark.lab
 
@@ -56,26 +55,14 @@ class IvcomLab:
 
 @pytest.fixture(scope="module")
 def ivlab() -> IvcomLab:
-    try:
-        check_qemu()
-    except QemuUnavailable as exc:
-        pytest.skip(f"Xen lab unavailable: {exc}")
     from ivcom.lab.image import build_image
     from ivcom.lab.tools import ivcom_payload
 
-    try:
-        image = build_image(ivcom_payload(), log=True)
-        runner = LabRunner(image, timeout=float(os.environ.get("IVCOM_LAB_TIMEOUT", "1500")),
-                           scenario_timeout=900.0, status=print)
-        # The comparison (scn-ivcom-bench) is `make bench`'s: speed is not
-        # asserted here.
-        res = runner.boot([Scenario.builtin("ivcom")], tag="pytest-ivcom", env=BENCH_ENV)
-    except QemuUnavailable as exc:
-        pytest.skip(f"Xen lab unavailable: {exc}")
-    except LabError as exc:
-        pytest.fail(f"lab boot failed: {exc}", pytrace=False)
-    for note in res.retries:
-        print(f"ivcom lab: retried: {note}")
+    # The comparison (scn-ivcom-bench) is `make bench`'s: speed is not
+    # asserted here.
+    _, res = labboot.boot(lambda: build_image(ivcom_payload(), log=True),
+                          [Scenario.builtin("ivcom")], tag="pytest-ivcom", timeout_s=1500,
+                          scenario_timeout=900.0, env=BENCH_ENV)
     return IvcomLab(res)
 
 

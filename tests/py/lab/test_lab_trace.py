@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import labboot
 import pytest
-from ivcom.lab.errors import LabError, QemuUnavailable
 from ivcom.lab.image import LabImage, Payload, build_image, build_root
-from ivcom.lab.runner import BootResult, LabRunner, Scenario, ScenarioResult, check_qemu
+from ivcom.lab.runner import BootResult, Scenario, ScenarioResult
 from ivcom.lab.tools import standard_payload
 from ivcom.lab.trace_image import CORE_TOOLS, trace_payload
 from ivcom_trace import xentrace as xt
@@ -78,24 +78,13 @@ def payload_for_trace() -> tuple[Payload, str]:
 
 @pytest.fixture(scope="module")
 def tlab() -> TraceLab:
-    try:
-        check_qemu()
-    except QemuUnavailable as exc:
-        pytest.skip(f"Xen lab unavailable: {exc}")
+    labboot.require_qemu()
     payload, note = payload_for_trace()
-    try:
-        image = build_image(payload, flavour="trace", log=True)
-        # ~4 minutes on an idle host; a host shared with other QEMUs can
-        # take 2-3 times as long.
-        runner = LabRunner(image, timeout=float(os.environ.get("IVCOM_LAB_TIMEOUT", "1200")),
-                           scenario_timeout=400.0, status=print)
-        res = runner.boot([Scenario.builtin(n) for n in SCENARIOS], tag="pytest-trace")
-    except QemuUnavailable as exc:
-        pytest.skip(f"Xen lab unavailable: {exc}")
-    except LabError as exc:
-        pytest.fail(f"trace lab failed: {exc}", pytrace=False)
-    for note_ in res.retries:
-        print(f"ivcom lab: retried: {note_}")
+    # ~4 minutes on an idle host; a host shared with other QEMUs can take
+    # 2-3 times as long.
+    image, res = labboot.boot(lambda: build_image(payload, flavour="trace", log=True),
+                              [Scenario.builtin(n) for n in SCENARIOS], tag="pytest-trace",
+                              timeout_s=1200, scenario_timeout=400.0)
     print(f"ivcom lab: trace image dom0 ready after {res.dom0_ready_s}s, boot {res.seconds:.0f}s")
     return TraceLab(image, res, note)
 

@@ -30,6 +30,9 @@ MASK=0x000bf000
 
 /lab/trace-mount.sh || lab_fail "cannot mount the trace tree (qemu-xen lives there)"
 agent_guest hv type=hvm net=1 ip=$GIP/24
+# Firmware, then the emulated platform's bring-up, all under TCG: ~1 min
+# on an idle host, several when other QEMUs share it.
+lab_guest_up hv 600
 agent_ready hv
 G=$(agent_id hv)
 xl list -l hv >xl-list-long-hv.json 2>&1 || lab_fail "xl does not list hv"
