@@ -12,7 +12,10 @@ XENMEM_add_to_physmap).  One lab boot runs three scenarios:
 - pvh-xdom: the `xdom` pair PVH<->PVH and mixed with a PV guest both ways
   (a grant mapped by an auto-translated guest and by a PV one);
 - pvh-ivcom: libivcom's `echo` + `pingpong` over the minios platform,
-  PVH<->PVH and PV server with a PVH client.
+  PVH<->PVH and PV server with a PVH client; `source` -> `sink` PVH<->PVH
+  in message and in stream mode;
+- pvh-dom0: a PVH guest against libivcom's Linux tool in dom0
+  (`ivcom-pingpong`, xen-linux backend), both roles.
 
 Under QEMU TCG a HAP guest needs tsc_mode = "native" (an emulated TSC
 intercepts RDTSCP, which TCG's nested SVM cannot decode for Xen): the
@@ -21,17 +24,37 @@ scenario appends it to the configs generated from guest-pvh.cfg.in.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from guest_helpers import APP_DIR, GUEST_SH, OUT, RESULT_PREFIX, key_values, result_of, run_make
+from guest_helpers import (
+    APP_DIR,
+    GUEST_SH,
+    OUT,
+    RESULT_PREFIX,
+    ROOT,
+    key_values,
+    result_of,
+    run_make,
+)
 
 pytestmark = pytest.mark.lab
 
 XDOM_ROUNDS = 200
 PP_COUNT = 300
+STREAM_COUNT = 5000
+STREAM_SIZE = 1024
+DOM0_COUNT = 300
+
+
+def warm(n: int) -> int:
+    """Warm-up rounds before the measured ones (ivcom-pingpong's rule)."""
+    return min(n // 10, 1000)
+
 
 # Busybox sh in dom0 (lib.sh sourced, cwd $OUT); the images and both
 # config templates arrive as shared files ($LAB_FILES -> $G).
@@ -71,23 +94,24 @@ xdom_pair() {
     guest_finish "$4"
     echo "$sid $cid" >"domids-$2"
 }
-# ivcom_pair SKIND SERVER SEXTRA CKIND CLIENT CEXTRA: echo server and
-# pingpong client, each told the other's domid (guest-lib's pair, with
+# ivcom_pair SKIND SERVER SAPP SEXTRA CKIND CLIENT CAPP CEXTRA: an IVCOM
+# server and client, each told the other's domid (guest-lib's pair, with
 # a kind per side).
 ivcom_pair() {
-    cfg "$1" "$2" echo "$3"
-    guest_create "$2" -p
-    sid=$(xl domid "$2") || lab_fail "$2 not created"
-    cfg "$4" "$5" pingpong "$6"
-    guest_create "$5" -p
-    cid=$(xl domid "$5") || lab_fail "$5 not created"
+    srv=$2 cli=$6
+    cfg "$1" "$srv" "$3" "$4"
+    guest_create "$srv" -p
+    sid=$(xl domid "$srv") || lab_fail "$srv not created"
+    cfg "$5" "$cli" "$7" "$8"
+    guest_create "$cli" -p
+    cid=$(xl domid "$cli") || lab_fail "$cli not created"
     tell "$sid" "$cid"
     tell "$cid" "$sid"
-    echo "$sid $cid" >"domids-$2"
-    xl unpause "$2"
-    xl unpause "$5"
-    guest_finish "$5"
-    guest_finish "$2"
+    echo "$sid $cid" >"domids-$srv"
+    xl unpause "$srv"
+    xl unpause "$cli"
+    guest_finish "$cli"
+    guest_finish "$srv"
 }
 diag() {
     xl dmesg >xl-dmesg.txt 2>&1
@@ -110,14 +134,46 @@ diag
 """
 
 SCN_IVCOM = f"""
-ivcom_pair pvh pecho "role=server name=pvh-pp" pvh pping "role=client name=pvh-pp count={PP_COUNT}"
-ivcom_pair pv vecho "role=server name=mix-pp" pvh mping "role=client name=mix-pp count={PP_COUNT}"
+ivcom_pair pvh pecho echo "role=server name=pvh-pp" \\
+           pvh pping pingpong "role=client name=pvh-pp count={PP_COUNT}"
+ivcom_pair pv vecho echo "role=server name=mix-pp" \\
+           pvh mping pingpong "role=client name=mix-pp count={PP_COUNT}"
+st="size={STREAM_SIZE} count={STREAM_COUNT}"
+ivcom_pair pvh psink sink "role=server name=pvh-st $st" \\
+           pvh psrc source "role=client name=pvh-st $st"
+ivcom_pair pvh pssink sink "role=server name=pvh-ss mode=stream $st" \\
+           pvh pssrc source "role=client name=pvh-ss mode=stream $st"
 diag
 """
 
-SCENARIOS = {"pvh-hello": SCN_HELLO, "pvh-xdom": SCN_XDOM, "pvh-ivcom": SCN_IVCOM}
+SCN_DOM0 = f"""
+# 1. ivcom-pingpong server in dom0, PVH pingpong client.
+cfg pvh d0ping pingpong "role=client peer=0 name=d0-pp count={DOM0_COUNT}"
+guest_create d0ping -p
+g=$(xl domid d0ping) || lab_fail "d0ping not created"
+timeout 150 ivcom-pingpong -p "$g" -n d0-pp -t 60000 server \\
+    >pp-server.out 2>pp-server.err &
+spid=$!
+xl unpause d0ping
+guest_finish d0ping
+wait $spid
+echo $? >pp-server.rc
+# 2. PVH echo server, ivcom-pingpong client in dom0.
+cfg pvh d0echo echo "role=server peer=0 name=d0-echo"
+guest_create d0echo
+g=$(xl domid d0echo) || lab_fail "d0echo not created"
+timeout 150 ivcom-pingpong -p "$g" -n d0-echo -c {DOM0_COUNT} -t 60000 -j client \\
+    >pp-client.json 2>pp-client.err
+echo $? >pp-client.rc
+guest_finish d0echo
+diag
+"""
+
+SCENARIOS = {"pvh-hello": SCN_HELLO, "pvh-xdom": SCN_XDOM, "pvh-ivcom": SCN_IVCOM,
+             "pvh-dom0": SCN_DOM0}
 PV_APPS = ("xdom", "echo")
-PVH_APPS = ("hello", "noapp", "xdom", "echo", "pingpong")
+PVH_APPS = ("hello", "noapp", "xdom", "echo", "pingpong", "source", "sink")
+CORE_TOOLS = ("ivcom-pingpong",)
 
 
 @dataclass(frozen=True)
@@ -146,6 +202,17 @@ class Run:
     def domids(self, scn: str, server: str) -> tuple[int, int]:
         a, b = self.text(scn, f"domids-{server}").split()
         return int(a), int(b)
+
+
+def core_tools() -> dict[str, Path]:
+    """libivcom's Linux tools (`make core`), shipped into dom0."""
+    proc = subprocess.run(["make", "-C", str(ROOT), "core"], capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert proc.returncode == 0, f"make core failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+    tools = {t: ROOT / "build" / "core" / "bin" / t for t in CORE_TOOLS}
+    for t, p in tools.items():
+        assert p.is_file(), f"make core did not build {t}"
+    return tools
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +245,7 @@ def run(pvh_images: Path) -> Run:
         assert p.is_file(), f"{name} was not built"
     files["guest.cfg.in"] = APP_DIR / "guest.cfg.in"
     files["guest-pvh.cfg.in"] = APP_DIR / "guest-pvh.cfg.in"
+    files.update(core_tools())
 
     scns = [Scenario(name, PRELUDE + body) for name, body in SCENARIOS.items()]
     try:
@@ -253,3 +321,39 @@ def test_pvh_ivcom_pingpong(run: Run, server: str, client: str) -> None:
     echo = run.result("pvh-ivcom", server)
     assert echo.startswith("SUCCESS echo: echoed "), echo
     assert echo.endswith(f"with dom{cid}")
+
+
+@pytest.mark.parametrize("server,client,mode", [("psink", "psrc", "message"),
+                                                ("pssink", "pssrc", "stream")])
+def test_pvh_source_to_pvh_sink(run: Run, server: str, client: str, mode: str) -> None:
+    sid, cid = run.domids("pvh-ivcom", server)
+    sink = run.result("pvh-ivcom", server)
+    assert sink.startswith("SUCCESS sink: "), sink
+    kv = key_values(sink)
+    assert kv["peer"] == f"dom{cid}" and kv["mode"] == mode
+    assert int(kv["msgs"]) == STREAM_COUNT
+    assert int(kv["bytes"]) == STREAM_COUNT * STREAM_SIZE
+    src = run.result("pvh-ivcom", client)
+    assert src.startswith("SUCCESS source: "), src
+    assert key_values(src)["peer"] == f"dom{sid}"
+
+
+def test_dom0_pingpong_server_pvh_client(run: Run) -> None:
+    res = run.result("pvh-dom0", "d0ping")
+    err = run.text("pvh-dom0", "pp-server.err")
+    assert res.startswith("SUCCESS pingpong: peer=dom0 "), f"{res}\ndom0 server: {err}"
+    assert int(key_values(res)["count"]) == DOM0_COUNT
+    assert run.text("pvh-dom0", "pp-server.rc").strip() == "0", err
+    n = DOM0_COUNT + warm(DOM0_COUNT)
+    assert f"server echoed {n} messages" in err
+
+
+def test_pvh_echo_dom0_pingpong_client(run: Run) -> None:
+    err = run.text("pvh-dom0", "pp-client.err")
+    assert run.text("pvh-dom0", "pp-client.rc").strip() == "0", err
+    out = json.loads(run.text("pvh-dom0", "pp-client.json"))
+    assert out["platform"] == "xen-linux" and out["count"] == DOM0_COUNT
+    assert out["rtt_ns"]["mean"] > 0
+    n = DOM0_COUNT + warm(DOM0_COUNT)
+    assert run.result("pvh-dom0", "d0echo") == \
+        f"SUCCESS echo: echoed {n} messages ({n * 64} bytes) with dom0"
