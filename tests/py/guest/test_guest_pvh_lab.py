@@ -17,6 +17,11 @@ XENMEM_add_to_physmap).  One lab boot runs three scenarios:
 - pvh-dom0: a PVH guest against libivcom's Linux tool in dom0
   (`ivcom-pingpong`, xen-linux backend), both roles.
 
+Besides, `hello` boots as a PVH dom0 straight under QEMU (no toolstack:
+q35 + intel-iommu, `dom0=pvh`): Xen's own PVH builder hands over a
+version 0 hvm_start_info, so memory comes from XENMEM_memory_map and the
+console is console_io.
+
 Under QEMU TCG a HAP guest needs tsc_mode = "native" (an emulated TSC
 intercepts RDTSCP, which TCG's nested SVM cannot decode for Xen): the
 scenario appends it to the configs generated from guest-pvh.cfg.in.
@@ -37,6 +42,7 @@ from guest_helpers import (
     OUT,
     RESULT_PREFIX,
     ROOT,
+    boot_as_dom0,
     key_values,
     result_of,
     run_make,
@@ -357,3 +363,16 @@ def test_pvh_echo_dom0_pingpong_client(run: Run) -> None:
     n = DOM0_COUNT + warm(DOM0_COUNT)
     assert run.result("pvh-dom0", "d0echo") == \
         f"SUCCESS echo: echoed {n} messages ({n * 64} bytes) with dom0"
+
+
+# ---- a PVH dom0 (no lab: Xen + the image under QEMU) ------------------------------
+
+def test_pvh_dom0_hello(pvh_images: Path, xen_elf: Path) -> None:
+    boot = boot_as_dom0(xen_elf, pvh_images / "ivcom-guest-hello-pvh.elf", "domid=0",
+                        timeout=300, qemu_extra=("-machine", "q35", "-device", "intel-iommu"),
+                        xen_extra="dom0=pvh iommu=1")
+    assert boot.result is not None, boot.log[-3000:]
+    assert boot.result.startswith("SUCCESS hello: xen 4.17, domid 0, "), boot.log[-3000:]
+    assert boot.result.endswith("clock+mm+evtchn+gnttab ok")
+    assert "ivcom-guest: booting (dom0 PVH" in boot.log
+    assert "(e820)" in boot.log     # the memory map came from XENMEM_memory_map
