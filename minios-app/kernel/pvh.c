@@ -146,7 +146,7 @@ void pvh_start(const struct hvm_start_info *hsi)
     si->flags = hsi->flags;
     si->nr_pages = ram_pages();
     si->pt_base = (unsigned long)pt_l4;
-    si->nr_pt_frames = 5;
+    si->nr_pt_frames = 5;      /* l4, l3, two l2, one l1: head_pvh.S */
     si->store_mfn = hvm_param(HVM_PARAM_STORE_PFN);
     si->store_evtchn = (uint32_t)hvm_param(HVM_PARAM_STORE_EVTCHN);
     si->console.domU.mfn = hvm_param(HVM_PARAM_CONSOLE_PFN);
