@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Grant tables, v1 entries, for a PV guest. */
+/* Grant tables, v1 entries, for a PV guest or (CONFIG_PVH) an
+ * auto-translated one: there, table frames and mapped grants live at
+ * guest frames of the physmap window (kernel/pvh.c), addressed by their
+ * guest-physical address, with no PTE of ours to change. */
 #include <errno.h>
 #include <string.h>
 #include <arch/cpu.h>
@@ -8,6 +11,10 @@
 #include <kernel/gnttab.h>
 #include <kernel/hypervisor.h>
 #include <kernel/mm.h>
+#include <kernel/pvh.h>
+#ifdef CONFIG_PVH
+#include <xen/memory.h>
+#endif
 
 #define ENTRIES_PER_FRAME   (PAGE_SIZE / sizeof(grant_entry_v1_t))
 #define MAX_ENTRIES         (GNTTAB_NR_FRAMES * ENTRIES_PER_FRAME)
@@ -53,7 +60,57 @@ int gnttab_status_to_errno(int16_t status)
     }
 }
 
-int gnttab_init(void)
+#ifdef CONFIG_PVH
+/* Table frames: Xen grows the table up to frame idx as we map it, so ask
+ * for GNTTAB_NR_FRAMES and keep what the toolstack's cap allows. */
+static int table_frames(unsigned int *nr_out, void **va_out)
+{
+    char *va = pvh_window_alloc(GNTTAB_NR_FRAMES);
+    unsigned int nr;
+    int rc = 0;
+
+    if ( !va )
+        return -ENOMEM;
+    for ( nr = 0; nr < GNTTAB_NR_FRAMES; nr++ )
+    {
+        rc = pvh_add_to_physmap(XENMAPSPACE_grant_table, nr,
+                                va + nr * PAGE_SIZE);
+        if ( rc )
+            break;
+    }
+    /* Window pages past the last frame stay allocated: never reused. */
+    if ( nr == 0 )
+        return rc ? rc : -EIO;
+    *nr_out = nr;
+    *va_out = va;
+    return 0;
+}
+
+/* Where grants are mapped: window frames, no RAM behind them. */
+static void *map_area_alloc(unsigned long n)
+{
+    return pvh_window_alloc(n);
+}
+
+static void map_area_free(void *va, unsigned long n)
+{
+    pvh_window_free(va, n);
+}
+
+/* Unmapping left the frame empty, which is all a window frame needs. */
+static int map_area_restore(void *va)
+{
+    (void)va;
+    return 0;
+}
+
+/* Xen changed only its own p2m (and flushed): our page tables still map
+ * the window as they always did. */
+static void map_area_flush(void)
+{
+}
+#else
+static int table_frames(unsigned int *nr_out, void **va_out)
 {
     xen_pfn_t frames[GNTTAB_NR_FRAMES];
     unsigned int nr;
@@ -85,6 +142,45 @@ int gnttab_init(void)
         if ( rc )
             return (int)rc;
     }
+    *nr_out = nr;
+    *va_out = va;
+    return 0;
+}
+
+/* Where grants are mapped: pages of ours, whose PTEs Xen rewrites. */
+static void *map_area_alloc(unsigned long n)
+{
+    return alloc_pages_n(n);
+}
+
+static void map_area_free(void *va, unsigned long n)
+{
+    free_pages_n(va, n);
+}
+
+/* Unmapping left the PTE empty: put our RAM page back. */
+static int map_area_restore(void *va)
+{
+    return mm_restore(va);
+}
+
+/* Xen replaced present PTEs of ours: the TLB may still hold the old
+ * translations (we zeroed those pages a moment ago). */
+static void map_area_flush(void)
+{
+    mm_flush_tlb_local();
+}
+#endif
+
+int gnttab_init(void)
+{
+    unsigned int nr = 0;
+    void *va = NULL;
+    int rc;
+
+    rc = table_frames(&nr, &va);
+    if ( rc )
+        return rc;
     table = va;
     nr_entries = nr * ENTRIES_PER_FRAME;
     nr_free = 0;
@@ -190,8 +286,7 @@ static int unmap_range(char *va, const grant_handle_t *handles,
         {
             if ( rc == 0 && ops[j].status != GNTST_okay && !err )
                 err = gnttab_status_to_errno(ops[j].status);
-            /* Unmapping left the PTE empty: put our RAM page back. */
-            rc = mm_restore(va + idx[j] * PAGE_SIZE);
+            rc = map_area_restore(va + idx[j] * PAGE_SIZE);
             if ( rc && !err )
                 err = (int)rc;
         }
@@ -216,7 +311,7 @@ int gnttab_map_refs(domid_t domid, const grant_ref_t *refs, unsigned int n,
     handles = alloc_page();
     if ( !handles )
         return -ENOMEM;
-    va = alloc_pages_n(n);
+    va = map_area_alloc(n);
     if ( !va )
     {
         err = -ENOMEM;
@@ -262,9 +357,7 @@ int gnttab_map_refs(domid_t domid, const grant_ref_t *refs, unsigned int n,
         }
         done += k;
     }
-    /* Xen replaced present PTEs of ours: the TLB may still hold the old
-     * translations (we zeroed those pages a moment ago). */
-    mm_flush_tlb_local();
+    map_area_flush();
     if ( err )
         goto out_unmap;
 
@@ -276,7 +369,7 @@ int gnttab_map_refs(domid_t domid, const grant_ref_t *refs, unsigned int n,
 
 out_unmap:
     unmap_range(va, handles, done);
-    free_pages_n(va, n);
+    map_area_free(va, n);
 out_free_handles:
     free_page(handles);
     return err;
@@ -290,7 +383,7 @@ int gnttab_unmap(void *va, unsigned int n)
     if ( !m || m->n != n )
         return -EINVAL;
     rc = unmap_range(va, m->handles, n);
-    free_pages_n(va, n);
+    map_area_free(va, n);
     free_page(m->handles);
     m->va = NULL;
     return rc;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Memory set-up for a 64-bit PV guest linked at virtual 0.
+ * Memory set-up for a 64-bit PV guest linked at virtual 0.  (The PVH
+ * build takes its free range from hvm_start_info's memory map instead:
+ * kernel/pvh.c; the allocator on top is the same.)
  *
  * Xen's builder maps, 1:1 from virtual 0 (= pfn 0): the image, the
  * initial ramdisk, the p2m list, start_info, the console and xenstore
@@ -16,6 +18,7 @@
 #include <kernel/hypervisor.h>
 #include <kernel/mm.h>
 #include <kernel/page_alloc.h>
+#include <kernel/pvh.h>
 #include <kernel/sched.h>
 
 extern char _end[];
@@ -23,6 +26,7 @@ extern char _end[];
 static struct page_alloc pa;
 static unsigned long total_pages;
 
+#ifndef CONFIG_PVH
 #define PTE_MFN(pte)   (((pte) & 0x000ffffffffff000ul) >> PAGE_SHIFT)
 #define PTE_PSE        0x080ul
 
@@ -73,6 +77,27 @@ static unsigned long mapped_pages(void)
     return va >> PAGE_SHIFT;
 }
 
+#endif /* !CONFIG_PVH */
+
+#ifdef CONFIG_PVH
+void mm_init(void)
+{
+    unsigned long first, last;
+
+    /* Page 0 was never mapped (head_pvh.S): NULL already faults. */
+    pvh_boot_memory(&first, &last);
+    if ( last <= first )
+        panic("no free memory: boot data ends at pfn %lu, RAM at %lu",
+              first, last);
+    total_pages = last - first;
+    pa_init(&pa, first, total_pages);
+    if ( total_pages > PA_MAX_PAGES )
+        total_pages = PA_MAX_PAGES;
+    printk("mm: %lu pages (%lu KiB) free at pfn %lu..%lu, %lu in domain\n",
+           total_pages, total_pages * 4, first, first + total_pages - 1,
+           (unsigned long)start_info->nr_pages);
+}
+#else
 void mm_init(void)
 {
     unsigned long end = (unsigned long)_end, e, first, last, mapped;
@@ -112,6 +137,7 @@ void mm_init(void)
            first + total_pages - 1, mapped,
            (unsigned long)start_info->nr_pages);
 }
+#endif
 
 void *alloc_pages(unsigned int order)
 {
@@ -159,6 +185,7 @@ unsigned long mm_total_pages(void)
     return total_pages;
 }
 
+#ifndef CONFIG_PVH
 int mm_map_mfn(void *va, unsigned long mfn, int writable)
 {
     uint64_t pte = ((uint64_t)mfn << PAGE_SHIFT) |
@@ -179,3 +206,4 @@ int mm_flush_tlb_local(void)
 
     return (int)hypercall_mmuext_op(&op, 1, NULL, DOMID_SELF);
 }
+#endif

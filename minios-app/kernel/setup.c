@@ -11,6 +11,11 @@
  *   6. grant table
  *   7. xenstore                      (domU only: dom0 has no store yet)
  *   8. app_main(cmdline), result line, shutdown
+ *
+ * The PVH build reaches kmain through pvh_start() (kernel/pvh.c), which
+ * has registered the hypercall page and built the start_info we read;
+ * steps 2, 4, 5 and 6 take their PVH paths (add_to_physmap, IDT, memory
+ * map, grant frames in the physmap window).
  */
 #include <errno.h>
 #include <string.h>
@@ -21,6 +26,7 @@
 #include <kernel/gnttab.h>
 #include <kernel/hypervisor.h>
 #include <kernel/mm.h>
+#include <kernel/pvh.h>
 #include <kernel/report.h>
 #include <kernel/sched.h>
 #include <kernel/time.h>
@@ -57,9 +63,15 @@ static void check_hypercall_page(void)
 
 static void map_shared_info(void)
 {
+#ifdef CONFIG_PVH
+    /* Auto-translated: ask Xen to put the frame at our page's gfn. */
+    if ( pvh_map_shared_info(shared_info_page) )
+        halt_forever();
+#else
     /* start_info->shared_info is a machine address. */
     if ( mm_map_mfn(shared_info_page, start_info->shared_info >> PAGE_SHIFT, 1) )
         halt_forever();
+#endif
     shared_info = (shared_info_t *)shared_info_page;
 }
 
@@ -79,8 +91,8 @@ void kmain(start_info_t *si)
     map_shared_info();
     console_init();
 
-    printk("ivcom-guest: booting (%s, %lu pages, magic %.32s)\n",
-           is_initial_domain() ? "dom0" : "domU",
+    printk("ivcom-guest: booting (%s%s, %lu pages, magic %.32s)\n",
+           is_initial_domain() ? "dom0" : "domU", IS_PVH ? " PVH" : "",
            (unsigned long)start_info->nr_pages, start_info->magic);
 
     rc = traps_init();

@@ -10,11 +10,18 @@
  * Xen delivers a 64-bit PV exception on the current stack (we never leave
  * kernel mode), with %rcx and %r11 pushed above the hardware-style frame:
  *   rcx, r11, [error code], rip, cs, rflags, rsp, ss
+ * The PVH build takes exceptions from the CPU at CPL0, without the two
+ * extra words: do_fatal_trap() gets a frame pointer 16 bytes lower so it
+ * finds error code and rip at the same indices in both builds.
  */
 .macro EXC vec, has_err
     .globl exc_\vec
 exc_\vec:
+#ifdef CONFIG_PVH
+    lea     -16(%rsp), %rsi     /* the frame, for do_fatal_trap() */
+#else
     mov     %rsp, %rsi          /* the frame, for do_fatal_trap() */
+#endif
     mov     $\vec, %edi
     mov     $\has_err, %edx
     and     $-16, %rsp          /* the ABI's call alignment; we never return */

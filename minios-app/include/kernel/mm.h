@@ -25,13 +25,16 @@ static inline void free_page(void *va) { free_pages(va, 0); }
 unsigned long mm_free_pages(void);
 unsigned long mm_total_pages(void);
 
-/* Point the page at `va` (one of ours) at machine frame `mfn`.  The RAM
+#ifndef CONFIG_PVH
+/* PV MMU only (the PVH build has no update_va_mapping).
+ * Point the page at `va` (one of ours) at machine frame `mfn`.  The RAM
  * page that was there stays ours; mm_restore() maps it back. */
 int mm_map_mfn(void *va, unsigned long mfn, int writable);
 int mm_restore(void *va);
 /* Drop this vCPU's stale TLB entries after Xen rewrote our PTEs behind
  * our back (grant maps do not flush the entry they replace). */
 int mm_flush_tlb_local(void);
+#endif
 
 /* Smallest order with 2^order >= n. */
 static inline unsigned int order_for_pages(unsigned long n)

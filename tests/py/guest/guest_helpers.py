@@ -61,17 +61,20 @@ class Boot:
 
 
 def boot_as_dom0(xen: Path, image: Path, cmdline: str = "",
-                 timeout: float = 120) -> Boot:
+                 timeout: float = 120, qemu_extra: tuple[str, ...] = (),
+                 xen_extra: str = "") -> Boot:
     """Boot `image` as Xen's dom0 under QEMU TCG and collect the serial log
     until the result line appears (or QEMU exits, or the timeout).  QEMU is
-    always killed."""
+    always killed.  `qemu_extra` / `xen_extra`: more QEMU arguments and
+    Xen command-line words (a PVH dom0 needs an IOMMU: q35 + intel-iommu,
+    dom0=pvh)."""
     module = f"{image} {cmdline}".strip()
     argv = [
-        "qemu-system-x86_64", "-accel", "tcg,thread=multi", "-cpu", "max,-smap",
+        "qemu-system-x86_64", *qemu_extra, "-accel", "tcg,thread=multi", "-cpu", "max,-smap",
         "-smp", "2", "-m", "512", "-nographic", "-no-reboot", "-nodefaults",
         "-serial", "stdio", "-kernel", str(xen),
-        "-append", "console=com1 com1=115200,8n1 dom0_mem=64M loglvl=all "
-                   "guest_loglvl=all",
+        "-append", f"console=com1 com1=115200,8n1 dom0_mem=64M loglvl=all "
+                   f"guest_loglvl=all {xen_extra}".strip(),
         "-initrd", module,
     ]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

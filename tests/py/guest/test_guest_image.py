@@ -138,3 +138,43 @@ def test_cfg_template(guest_images: Path) -> None:
     assert "on_poweroff = \"destroy\"" in cfg
     assert f'kernel = "{OUT / "ivcom-guest-hello.elf"}"' in cfg
     assert "@" not in cfg
+
+
+# ---- the PVH build (make pvh) -------------------------------------------------
+
+NOTE_PHYS32_ENTRY = 18
+
+
+@pytest.fixture(scope="module")
+def hello_pvh(guest_images: Path) -> Path:
+    proc = run_make("pvh")
+    assert proc.returncode == 0, f"PVH build failed:\n{proc.stdout}\n{proc.stderr}"
+    return guest_images / "ivcom-guest-hello-pvh.elf"
+
+
+def test_pvh_image_loads_at_1mib_and_enters_at_phys32(hello_pvh: Path) -> None:
+    data, hdr, phdrs = _elf(hello_pvh)
+    assert hello_pvh.stat().st_size <= 200 * 1024
+    loads = [p for p in phdrs if p[0] == PT_LOAD]
+    assert len(loads) == 1 and loads[0][2] == 0x100000, "one load segment at 1 MiB"
+    note = next(p for p in phdrs if p[0] == PT_NOTE)
+    notes = _notes(data, note[1], note[3])
+    syms = _symbols(hello_pvh)
+    # The loader takes the 32-bit entry from this note alone; no PV notes
+    # that would make a PV loader jump into 32-bit code.
+    assert struct.unpack("<I", notes[NOTE_PHYS32_ENTRY])[0] == syms["_start"][0] == hdr["entry"]
+    for pv_only in (NOTE_ENTRY, NOTE_HYPERCALL_PAGE, NOTE_VIRT_BASE, NOTE_LOADER):
+        assert pv_only not in notes
+    assert syms["hypercall_page"][0] % 4096 == 0
+    undefined = [n for n, (_v, t) in syms.items() if t == "U"]
+    assert undefined == [], f"undefined symbols: {undefined}"
+
+
+def test_pvh_cfg_template(hello_pvh: Path) -> None:
+    proc = run_make("cfg", "MODE=pvh", "APP=hello", "NAME=unit-hello-pvh", "EXTRA=peer=0")
+    assert proc.returncode == 0, proc.stderr
+    cfg = (OUT / "unit-hello-pvh.cfg").read_text()
+    assert 'type = "pvh"' in cfg
+    assert f'kernel = "{OUT / "ivcom-guest-hello-pvh.elf"}"' in cfg
+    assert 'extra = "peer=0"' in cfg
+    assert "@" not in cfg

@@ -77,10 +77,36 @@ static inline uint16_t cmpxchg16(volatile uint16_t *p, uint16_t old,
     return prev;
 }
 
+#ifdef CONFIG_PVH
+/* Ring 0 only: the PVH build runs at CPL0 in an HVM container. */
+static inline void cpuid(uint32_t leaf, uint32_t *a, uint32_t *b,
+                         uint32_t *c, uint32_t *d)
+{
+    asm volatile ( "cpuid" : "=a" (*a), "=b" (*b), "=c" (*c), "=d" (*d)
+                   : "0" (leaf), "2" (0) );
+}
+
+static inline void wrmsr(uint32_t msr, uint64_t val)
+{
+    asm volatile ( "wrmsr" :: "c" (msr), "a" ((uint32_t)val),
+                   "d" ((uint32_t)(val >> 32)) : "memory" );
+}
+
+static inline unsigned long read_cr2(void)
+{
+    unsigned long cr2;
+
+    asm volatile ( "mov %%cr2, %0" : "=r" (cr2) );
+    return cr2;
+}
+#endif
+
 static inline void halt_forever(void) __attribute__((noreturn));
 static inline void halt_forever(void)
 {
-    /* No hlt at CPL3: fault so Xen ends the domain, then spin. */
+    /* No hlt at CPL3 (PV): fault so Xen ends the domain, then spin.
+     * PVH: an invalid opcode before our IDT is up is a triple fault,
+     * which ends the domain too. */
     for ( ;; )
         asm volatile ( "ud2" );
 }

@@ -125,4 +125,10 @@ static inline long hypercall_event_channel_op(unsigned int cmd, void *arg)
     return _hypercall64_2(long, __HYPERVISOR_event_channel_op, cmd, arg);
 }
 
+/* HVM guests only (the PVH build): HVM parameters. */
+static inline long hypercall_hvm_op(unsigned int cmd, void *arg)
+{
+    return _hypercall64_2(long, __HYPERVISOR_hvm_op, cmd, arg);
+}
+
 #endif /* ARCH_HYPERCALL_H */

@@ -1,0 +1,378 @@
+"""The tiny guest as a PVH domU (`type = "pvh"`) in the Xen lab.
+
+`make -C minios-app pvh` builds the same kernel as an HVM-container image
+(ivcom-guest-<app>-pvh.elf: PHYS32_ENTRY note, 32-bit entry with
+hvm_start_info, its own page tables, CPUID/MSR hypercall page, console and
+XenStore from HVM parameters, shared_info and grant table frames through
+XENMEM_add_to_physmap).  One lab boot runs three scenarios:
+
+- pvh-hello: `hello` (console ring, clock, allocator, event channel
+  loopback, grant self-map, XenStore), a bad command line, no app, and a
+  NULL dereference reported as a page fault;
+- pvh-xdom: the `xdom` pair PVH<->PVH and mixed with a PV guest both ways
+  (a grant mapped by an auto-translated guest and by a PV one);
+- pvh-ivcom: libivcom's `echo` + `pingpong` over the minios platform,
+  PVH<->PVH and PV server with a PVH client; `source` -> `sink` PVH<->PVH
+  in message and in stream mode;
+- pvh-dom0: a PVH guest against libivcom's Linux tool in dom0
+  (`ivcom-pingpong`, xen-linux backend), both roles.
+
+Besides, `hello` boots as a PVH dom0 straight under QEMU (no toolstack:
+q35 + intel-iommu, `dom0=pvh`): Xen's own PVH builder hands over a
+version 0 hvm_start_info, so memory comes from XENMEM_memory_map and the
+console is console_io.
+
+Under QEMU TCG a HAP guest needs tsc_mode = "native" (an emulated TSC
+intercepts RDTSCP, which TCG's nested SVM cannot decode for Xen): the
+scenario appends it to the configs generated from guest-pvh.cfg.in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from guest_helpers import (
+    APP_DIR,
+    GUEST_SH,
+    OUT,
+    RESULT_PREFIX,
+    ROOT,
+    boot_as_dom0,
+    key_values,
+    result_of,
+    run_make,
+)
+
+pytestmark = pytest.mark.lab
+
+XDOM_ROUNDS = 200
+PP_COUNT = 300
+STREAM_COUNT = 5000
+STREAM_SIZE = 1024
+DOM0_COUNT = 300
+
+
+def warm(n: int) -> int:
+    """Warm-up rounds before the measured ones (ivcom-pingpong's rule)."""
+    return min(n // 10, 1000)
+
+
+# Busybox sh in dom0 (lib.sh sourced, cwd $OUT); the images and both
+# config templates arrive as shared files ($LAB_FILES -> $G).
+PRELUDE = GUEST_SH + r"""
+guest_files
+# cfg KIND NAME APP EXTRA: KIND pv (guest.cfg.in, ivcom-guest-APP.elf) or
+# pvh (guest-pvh.cfg.in, ivcom-guest-APP-pvh.elf, tsc_mode for TCG).
+cfg() {
+    if [ "$1" = pvh ]; then
+        sed -e "s|@NAME@|$2|g" -e "s|@KERNEL@|$G/ivcom-guest-$3-pvh.elf|g" \
+            -e "s|@EXTRA@|$4|g" "$G/guest-pvh.cfg.in" >"$2.cfg"
+        echo 'tsc_mode = "native"' >>"$2.cfg"
+    else
+        guest_cfg "$2" "$3" "$4"
+    fi
+}
+# run1 KIND NAME APP EXTRA: one guest, to its result line.
+run1() {
+    cfg "$1" "$2" "$3" "$4"
+    guest_create "$2"
+    guest_finish "$2"
+}
+# xdom_pair SKIND SERVER CKIND CLIENT ROUNDS: both created paused; the
+# server learns the client's domid from data/ivcom-xdom-peer.
+xdom_pair() {
+    cfg "$1" "$2" xdom "role=server rounds=$5"
+    guest_create "$2" -p
+    sid=$(xl domid "$2") || lab_fail "$2 not created"
+    cfg "$3" "$4" xdom "role=client server=$sid"
+    guest_create "$4" -p
+    cid=$(xl domid "$4") || lab_fail "$4 not created"
+    xenstore-write "/local/domain/$sid/data/ivcom-xdom-peer" "$cid"
+    xenstore-chmod "/local/domain/$sid/data/ivcom-xdom-peer" "n$sid"
+    xl unpause "$2"
+    xl unpause "$4"
+    guest_finish "$2"
+    guest_finish "$4"
+    echo "$sid $cid" >"domids-$2"
+}
+# ivcom_pair SKIND SERVER SAPP SEXTRA CKIND CLIENT CAPP CEXTRA: an IVCOM
+# server and client, each told the other's domid (guest-lib's pair, with
+# a kind per side).
+ivcom_pair() {
+    srv=$2 cli=$6
+    cfg "$1" "$srv" "$3" "$4"
+    guest_create "$srv" -p
+    sid=$(xl domid "$srv") || lab_fail "$srv not created"
+    cfg "$5" "$cli" "$7" "$8"
+    guest_create "$cli" -p
+    cid=$(xl domid "$cli") || lab_fail "$cli not created"
+    tell "$sid" "$cid"
+    tell "$cid" "$sid"
+    echo "$sid $cid" >"domids-$srv"
+    xl unpause "$srv"
+    xl unpause "$cli"
+    guest_finish "$cli"
+    guest_finish "$srv"
+}
+diag() {
+    xl dmesg >xl-dmesg.txt 2>&1
+}
+"""
+
+SCN_HELLO = r"""
+run1 pvh phello hello ""
+run1 pvh pbad hello "domid=notanumber"
+run1 pvh pnoapp noapp ""
+run1 pvh pnull hello "crash=null"
+diag
+"""
+
+SCN_XDOM = f"""
+xdom_pair pvh pxsrv pvh pxcli {XDOM_ROUNDS}
+xdom_pair pv vxsrv pvh mxcli {XDOM_ROUNDS}
+xdom_pair pvh mxsrv pv vxcli {XDOM_ROUNDS}
+diag
+"""
+
+SCN_IVCOM = f"""
+ivcom_pair pvh pecho echo "role=server name=pvh-pp" \\
+           pvh pping pingpong "role=client name=pvh-pp count={PP_COUNT}"
+ivcom_pair pv vecho echo "role=server name=mix-pp" \\
+           pvh mping pingpong "role=client name=mix-pp count={PP_COUNT}"
+st="size={STREAM_SIZE} count={STREAM_COUNT}"
+ivcom_pair pvh psink sink "role=server name=pvh-st $st" \\
+           pvh psrc source "role=client name=pvh-st $st"
+ivcom_pair pvh pssink sink "role=server name=pvh-ss mode=stream $st" \\
+           pvh pssrc source "role=client name=pvh-ss mode=stream $st"
+diag
+"""
+
+SCN_DOM0 = f"""
+# 1. ivcom-pingpong server in dom0, PVH pingpong client.
+cfg pvh d0ping pingpong "role=client peer=0 name=d0-pp count={DOM0_COUNT}"
+guest_create d0ping -p
+g=$(xl domid d0ping) || lab_fail "d0ping not created"
+timeout 150 ivcom-pingpong -p "$g" -n d0-pp -t 60000 server \\
+    >pp-server.out 2>pp-server.err &
+spid=$!
+xl unpause d0ping
+guest_finish d0ping
+wait $spid
+echo $? >pp-server.rc
+# 2. PVH echo server, ivcom-pingpong client in dom0.
+cfg pvh d0echo echo "role=server peer=0 name=d0-echo"
+guest_create d0echo
+g=$(xl domid d0echo) || lab_fail "d0echo not created"
+timeout 150 ivcom-pingpong -p "$g" -n d0-echo -c {DOM0_COUNT} -t 60000 -j client \\
+    >pp-client.json 2>pp-client.err
+echo $? >pp-client.rc
+guest_finish d0echo
+diag
+"""
+
+SCENARIOS = {"pvh-hello": SCN_HELLO, "pvh-xdom": SCN_XDOM, "pvh-ivcom": SCN_IVCOM,
+             "pvh-dom0": SCN_DOM0}
+PV_APPS = ("xdom", "echo")
+PVH_APPS = ("hello", "noapp", "xdom", "echo", "pingpong", "source", "sink")
+CORE_TOOLS = ("ivcom-pingpong",)
+
+
+@dataclass(frozen=True)
+class Run:
+    dirs: dict[str, Path]
+    ok: dict[str, str]          # scenario -> "" or its failure reason
+
+    def text(self, scn: str, name: str) -> str:
+        p = self.dirs[scn] / name
+        assert p.is_file(), f"{p} missing (scenario {scn}: {self.ok[scn] or 'ok'})"
+        return p.read_text(errors="replace")
+
+    def console(self, scn: str, guest: str) -> str:
+        return self.text(scn, f"console-{guest}.log")
+
+    def result(self, scn: str, guest: str) -> str:
+        con = self.console(scn, guest)
+        res = result_of(con)
+        assert res is not None, f"{guest}: no result line:\n{con[-3000:]}\n" + self.dmesg(scn)
+        return res
+
+    def dmesg(self, scn: str) -> str:
+        p = self.dirs[scn] / "xl-dmesg.txt"
+        return p.read_text(errors="replace")[-3000:] if p.is_file() else ""
+
+    def domids(self, scn: str, server: str) -> tuple[int, int]:
+        a, b = self.text(scn, f"domids-{server}").split()
+        return int(a), int(b)
+
+
+def core_tools() -> dict[str, Path]:
+    """libivcom's Linux tools (`make core`), shipped into dom0."""
+    proc = subprocess.run(["make", "-C", str(ROOT), "core"], capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert proc.returncode == 0, f"make core failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+    tools = {t: ROOT / "build" / "core" / "bin" / t for t in CORE_TOOLS}
+    for t, p in tools.items():
+        assert p.is_file(), f"make core did not build {t}"
+    return tools
+
+
+@pytest.fixture(scope="module")
+def pvh_images(guest_images: Path) -> Path:
+    proc = run_make("pvh")
+    assert proc.returncode == 0, f"PVH build failed:\n{proc.stdout}\n{proc.stderr}"
+    return OUT
+
+
+@pytest.fixture(scope="module")
+def run(pvh_images: Path) -> Run:
+    try:
+        from ivcom.lab.errors import LabError, QemuUnavailable
+        from ivcom.lab.image import build_image
+        from ivcom.lab.runner import LabRunner, Scenario, check_qemu
+        from ivcom.lab.tools import standard_payload
+    except ImportError as exc:
+        pytest.skip(f"the lab runner (ivcom.lab) is not importable: {exc}")
+    try:
+        check_qemu()
+    except QemuUnavailable as exc:
+        pytest.skip(f"Xen lab unavailable: {exc}")
+
+    files: dict[str, Path] = {}
+    for app in PVH_APPS:
+        files[f"ivcom-guest-{app}-pvh.elf"] = pvh_images / f"ivcom-guest-{app}-pvh.elf"
+    for app in PV_APPS:
+        files[f"ivcom-guest-{app}.elf"] = pvh_images / f"ivcom-guest-{app}.elf"
+    for name, p in files.items():
+        assert p.is_file(), f"{name} was not built"
+    files["guest.cfg.in"] = APP_DIR / "guest.cfg.in"
+    files["guest-pvh.cfg.in"] = APP_DIR / "guest-pvh.cfg.in"
+    files.update(core_tools())
+
+    scns = [Scenario(name, PRELUDE + body) for name, body in SCENARIOS.items()]
+    try:
+        image = build_image(standard_payload(), log=True)
+        runner = LabRunner(image, timeout=float(os.environ.get("IVCOM_LAB_TIMEOUT", "900")),
+                           scenario_timeout=300.0, status=print)
+        res = runner.boot(scns, tag="guest-pvh", files=files)
+    except QemuUnavailable as exc:
+        pytest.skip(f"Xen lab unavailable: {exc}")
+    except LabError as exc:
+        pytest.fail(f"lab boot failed: {exc}", pytrace=False)
+    dirs, ok = {}, {}
+    for name in SCENARIOS:
+        s = res.scenarios.get(name)
+        assert s is not None, f"scenario {name} did not run (log {res.log})"
+        dirs[name] = s.dir
+        ok[name] = "" if s.ok else (s.reason or f"exit status {s.rc}")
+        print(f"ivcom lab: {name}: {'ok' if s.ok else 'FAILED: ' + ok[name]} ({s.dir})")
+    return Run(dirs, ok)
+
+
+# ---- step 1: the kernel boots as PVH and its services work ---------------------
+
+def test_pvh_hello_succeeds(run: Run) -> None:
+    con = run.console("pvh-hello", "phello")
+    res = run.result("pvh-hello", "phello")
+    assert res.startswith("SUCCESS hello: "), con + run.dmesg("pvh-hello")
+    assert "clock+mm+evtchn+gnttab+xenstore" in res
+    assert "ivcom-guest: booting (domU PVH" in con
+    assert 'magic "hvm_start_info v1"' in con
+    assert 'name "phello"' in con
+    assert con.count(RESULT_PREFIX) == 1
+    # Our domid came from XenStore and is in the result line.
+    line = next(ln for ln in con.splitlines() if ln.startswith("xenbus: "))
+    assert f"domid {int(line.rsplit('domid ', 1)[1])}," in res
+
+
+def test_pvh_failures_are_result_lines(run: Run) -> None:
+    assert run.result("pvh-hello", "pbad") == "FAILURE bad domid= on the command line"
+    assert run.result("pvh-hello", "pnoapp") == "FAILURE no app linked into this image"
+    res = run.result("pvh-hello", "pnull")
+    assert res.startswith("FAILURE panic: trap 14 (page fault) at rip "), res
+    assert res.endswith("address 0x0")
+
+
+def test_pvh_guests_shut_themselves_down(run: Run) -> None:
+    still = run.dirs["pvh-hello"] / "still-running"
+    assert not still.exists(), f"guests still running: {still.read_text()}"
+
+
+# ---- step 2: two domains: grants, event channels, XenStore, libivcom -------------
+
+@pytest.mark.parametrize("server,client", [("pxsrv", "pxcli"), ("vxsrv", "mxcli"),
+                                           ("mxsrv", "vxcli")])
+def test_pvh_xdom_pair(run: Run, server: str, client: str) -> None:
+    sid, cid = run.domids("pvh-xdom", server)
+    s_res, c_res = run.result("pvh-xdom", server), run.result("pvh-xdom", client)
+    assert s_res.startswith(
+        f"SUCCESS xdom server: peer dom{cid}, {XDOM_ROUNDS} round trips, mean "), s_res
+    assert c_res.startswith(f"SUCCESS xdom client: dom{sid} ref "), c_res
+    assert c_res.endswith(f", {XDOM_ROUNDS} round trips")
+
+
+@pytest.mark.parametrize("server,client", [("pecho", "pping"), ("vecho", "mping")])
+def test_pvh_ivcom_pingpong(run: Run, server: str, client: str) -> None:
+    sid, cid = run.domids("pvh-ivcom", server)
+    res = run.result("pvh-ivcom", client)
+    assert res.startswith("SUCCESS pingpong: "), res
+    kv = key_values(res)
+    assert kv["peer"] == f"dom{sid}"
+    assert int(kv["count"]) == PP_COUNT
+    assert int(kv["rtt_mean_ns"]) > 0
+    echo = run.result("pvh-ivcom", server)
+    assert echo.startswith("SUCCESS echo: echoed "), echo
+    assert echo.endswith(f"with dom{cid}")
+
+
+@pytest.mark.parametrize("server,client,mode", [("psink", "psrc", "message"),
+                                                ("pssink", "pssrc", "stream")])
+def test_pvh_source_to_pvh_sink(run: Run, server: str, client: str, mode: str) -> None:
+    sid, cid = run.domids("pvh-ivcom", server)
+    sink = run.result("pvh-ivcom", server)
+    assert sink.startswith("SUCCESS sink: "), sink
+    kv = key_values(sink)
+    assert kv["peer"] == f"dom{cid}" and kv["mode"] == mode
+    assert int(kv["msgs"]) == STREAM_COUNT
+    assert int(kv["bytes"]) == STREAM_COUNT * STREAM_SIZE
+    src = run.result("pvh-ivcom", client)
+    assert src.startswith("SUCCESS source: "), src
+    assert key_values(src)["peer"] == f"dom{sid}"
+
+
+def test_dom0_pingpong_server_pvh_client(run: Run) -> None:
+    res = run.result("pvh-dom0", "d0ping")
+    err = run.text("pvh-dom0", "pp-server.err")
+    assert res.startswith("SUCCESS pingpong: peer=dom0 "), f"{res}\ndom0 server: {err}"
+    assert int(key_values(res)["count"]) == DOM0_COUNT
+    assert run.text("pvh-dom0", "pp-server.rc").strip() == "0", err
+    n = DOM0_COUNT + warm(DOM0_COUNT)
+    assert f"server echoed {n} messages" in err
+
+
+def test_pvh_echo_dom0_pingpong_client(run: Run) -> None:
+    err = run.text("pvh-dom0", "pp-client.err")
+    assert run.text("pvh-dom0", "pp-client.rc").strip() == "0", err
+    out = json.loads(run.text("pvh-dom0", "pp-client.json"))
+    assert out["platform"] == "xen-linux" and out["count"] == DOM0_COUNT
+    assert out["rtt_ns"]["mean"] > 0
+    n = DOM0_COUNT + warm(DOM0_COUNT)
+    assert run.result("pvh-dom0", "d0echo") == \
+        f"SUCCESS echo: echoed {n} messages ({n * 64} bytes) with dom0"
+
+
+# ---- a PVH dom0 (no lab: Xen + the image under QEMU) ------------------------------
+
+def test_pvh_dom0_hello(pvh_images: Path, xen_elf: Path) -> None:
+    boot = boot_as_dom0(xen_elf, pvh_images / "ivcom-guest-hello-pvh.elf", "domid=0",
+                        timeout=300, qemu_extra=("-machine", "q35", "-device", "intel-iommu"),
+                        xen_extra="dom0=pvh iommu=1")
+    assert boot.result is not None, boot.log[-3000:]
+    assert boot.result.startswith("SUCCESS hello: xen 4.17, domid 0, "), boot.log[-3000:]
+    assert boot.result.endswith("clock+mm+evtchn+gnttab ok")
+    assert "ivcom-guest: booting (dom0 PVH" in boot.log
+    assert "(e820)" in boot.log     # the memory map came from XENMEM_memory_map
