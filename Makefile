@@ -21,7 +21,9 @@ core-san:
 	@$(CORE) -j$(JOBS) O=$(BUILD)/core-san SAN=1 all tests
 
 guest:
-	@if [ -f minios-app/Makefile ]; then $(MAKE) -C minios-app --no-print-directory O=$(BUILD)/guest; fi
+	@if [ -f minios-app/Makefile ]; then \
+		$(MAKE) -C minios-app --no-print-directory O=$(BUILD)/guest && \
+		$(MAKE) -C minios-app --no-print-directory O=$(BUILD)/guest pvh; fi
 
 build: deps core core-san guest
 

@@ -14,6 +14,7 @@ from ivcom.lab.errors import LabError
 from ivcom_trace import xentrace as xt
 
 DOM = 3
+TINY = 9
 MHZ = 1000.0      # 1e9 TSC ticks per second
 NPF, VMMCALL, INTR, HLT, CPUID = 0x400, 0x81, 0x60, 0x78, 0x72
 
@@ -27,9 +28,9 @@ def _pair(reason: int, tsc: int) -> bytes:
             + xt.build_record(xt.TRC_HVM_VMENTRY, [], tsc + 1))
 
 
-def _trace(path: Path, exits: list[tuple[int, int]], last: int) -> None:
-    body = _running(DOM, 10) + b"".join(_pair(r, t) for r, t in exits)
-    body += xt.build_record(xt.TRC_SCHED_WAKE, [DOM << 16], last)
+def _trace(path: Path, exits: list[tuple[int, int]], last: int, dom: int = DOM) -> None:
+    body = _running(dom, 10) + b"".join(_pair(r, t) for r, t in exits)
+    body += xt.build_record(xt.TRC_SCHED_WAKE, [dom << 16], last)
     path.write_bytes(xt.build_window(0, body))
 
 
@@ -38,7 +39,7 @@ def _results(d: Path, sessions: list[tuple[dict[str, Any], list[tuple[int, int]]
                                 "xen_version            : 4.17.7\n")
     lines = []
     for s, exits in sessions:
-        _trace(d / str(s["trace"]), exits, 1_000_000_000)
+        _trace(d / str(s["trace"]), exits, 1_000_000_000, int(s.get("domid", DOM)))
         lines.append(json.dumps(s))
     (d / "sessions.jsonl").write_text("\n".join(lines) + "\n")
     # idle: 4 exits over 2 s
@@ -70,6 +71,9 @@ def results(tmp_path: Path) -> dict[str, Any]:
          [(VMMCALL, 1000 + 10 * i) for i in range(20)] + [(HLT, 9000)] * 1),
         (_rr("ivcom", "bulk-poll", 100, 20_000_000, bytes=2 << 20, bytes_per_s=100e6),
          [(INTR, 1000)]),
+        # The tiny PVH guest (another domain): its exits are the ones counted.
+        (_rr("tiny", "rr", 100, 100_000, domid=TINY, rtt_ns={"median": 50_000}),
+         [(VMMCALL, 1000 + 10 * i) for i in range(20)]),
     ])
     return hvm.analyse(tmp_path)
 
@@ -106,6 +110,19 @@ def test_per_mib_and_ratios(results: dict[str, Any]) -> None:
     assert summ["idle_exits_per_s"] == pytest.approx(4 / 2.0, rel=1e-6)   # TSC 10 .. 2e9+10
 
 
+def test_the_tiny_guest_is_counted_in_its_own_domain(results: dict[str, Any]) -> None:
+    tiny = _row(results, "tiny", "rr")
+    assert (tiny["domid"], tiny["exits_total"], tiny["unattributed"]) == (TINY, 20, 0)
+    assert results["summary"]["rr"]["tiny"]["exits_per_op"] == 2.0
+    assert results["summary"]["rr"]["tiny"]["exit_reduction_pct"] == pytest.approx(50.0)
+
+
+def test_unknown_transport_is_refused(tmp_path: Path) -> None:
+    _results(tmp_path, [(_rr("udp", "rr", 100, 1000, median_us=1.0), [(NPF, 200)])])
+    with pytest.raises(LabError, match="unknown transport 'udp'"):
+        hvm.analyse(tmp_path)
+
+
 def test_render_and_plot(results: dict[str, Any], tmp_path: Path) -> None:
     text = hvm.render(results)
     assert "per MiB streamed" in text and "-79%" in text and "IVCOM, polling" in text
@@ -119,7 +136,11 @@ def test_other_domains_exits_are_not_charged(tmp_path: Path) -> None:
     body = _running(7, 10) + _pair(NPF, 1000)
     (tmp_path / "x.xt").write_bytes(xt.build_window(0, body))
     w = hvm.window_counts(xt.decode_file(tmp_path / "x.xt"), 0, 5000, DOM)
-    assert (w["exits_total"], w["entries"], w["unattributed"]) == (0, 0, 2)
+    assert (w["exits_total"], w["entries"], w["other_domains"], w["unattributed"]) == (0, 0, 2, 0)
+    # Before any scheduler record the decoder cannot tell whose they are.
+    (tmp_path / "y.xt").write_bytes(xt.build_window(0, _pair(NPF, 1000) + _running(DOM, 2000)))
+    w = hvm.window_counts(xt.decode_file(tmp_path / "y.xt"), 0, 5000, DOM)
+    assert (w["exits_total"], w["other_domains"], w["unattributed"]) == (0, 0, 2)
 
 
 @pytest.mark.parametrize("bad, why", [

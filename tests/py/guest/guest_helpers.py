@@ -156,3 +156,46 @@ def result_of(console: str) -> str | None:
 def key_values(text: str) -> dict[str, str]:
     """The key=value words of a result line."""
     return dict(w.split("=", 1) for w in text.split() if "=" in w)
+
+
+@dataclass(frozen=True)
+class ScenarioRuns:
+    """The results directories of one boot's scenarios, with their verdicts."""
+
+    dirs: dict[str, Path]
+    ok: dict[str, str]          # scenario -> "" or its failure reason
+
+    def dir(self, scn: str) -> Path:
+        assert not self.ok[scn], f"scenario {scn} failed: {self.ok[scn]} ({self.dirs[scn]})"
+        return self.dirs[scn]
+
+    def text(self, scn: str, name: str) -> str:
+        p = self.dirs[scn] / name
+        assert p.is_file(), f"{p} missing (scenario {scn}: {self.ok[scn] or 'ok'})"
+        return p.read_text(errors="replace")
+
+    def console(self, scn: str, guest: str) -> str:
+        return self.text(scn, f"console-{guest}.log")
+
+    def dmesg(self, scn: str) -> str:
+        """The tail of Xen's log, when the scenario saved it (xl-dmesg.txt)."""
+        p = self.dirs[scn] / "xl-dmesg.txt"
+        return p.read_text(errors="replace")[-3000:] if p.is_file() else ""
+
+    def result(self, scn: str, guest: str) -> str:
+        con = self.console(scn, guest)
+        res = result_of(con)
+        assert res is not None, f"{guest}: no result line:\n{con[-3000:]}\n" + self.dmesg(scn)
+        return res
+
+
+def core_tools(names: tuple[str, ...]) -> dict[str, Path]:
+    """libivcom's Linux tools, rebuilt (`make core`) so the freshest
+    xen-linux backend goes into dom0."""
+    proc = subprocess.run(["make", "-C", str(ROOT), "core"], capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert proc.returncode == 0, f"make core failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+    tools = {t: ROOT / "build" / "core" / "bin" / t for t in names}
+    for t, p in tools.items():
+        assert p.is_file(), f"make core did not build {t}"
+    return tools

@@ -20,11 +20,19 @@ import json
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from guest_helpers import APP_DIR, GUEST_SH, OUT, ROOT, key_values, result_of
+from guest_helpers import (
+    APP_DIR,
+    GUEST_SH,
+    OUT,
+    ROOT,
+    ScenarioRuns,
+    core_tools,
+    key_values,
+    result_of,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -273,28 +281,7 @@ SCENARIOS = {"ivcom-tt": SCN_TT, "ivcom-dom0": SCN_DOM0, "ivcom-destroy": SCN_DE
              "ivcom-hostile-domu": SCN_HOSTILE_DOMU}
 
 
-@dataclass(frozen=True)
-class Run:
-    dirs: dict[str, Path]
-    ok: dict[str, str]          # scenario -> "" or its failure reason
-
-    def dir(self, scn: str) -> Path:
-        assert not self.ok[scn], f"scenario {scn} failed: {self.ok[scn]} ({self.dirs[scn]})"
-        return self.dirs[scn]
-
-    def text(self, scn: str, name: str) -> str:
-        p = self.dirs[scn] / name
-        assert p.is_file(), f"{p} missing (scenario {scn}: {self.ok[scn] or 'ok'})"
-        return p.read_text(errors="replace")
-
-    def console(self, scn: str, guest: str) -> str:
-        return self.text(scn, f"console-{guest}.log")
-
-    def result(self, scn: str, guest: str) -> str:
-        con = self.console(scn, guest)
-        res = result_of(con)
-        assert res is not None, f"{guest}: no result line:\n{con[-3000:]}"
-        return res
+Run = ScenarioRuns
 
 
 def build_hostile(out: Path) -> Path:
@@ -306,18 +293,6 @@ def build_hostile(out: Path) -> Path:
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, f"cannot build {HOSTILE_SRC.name}:\n{proc.stderr}"
     return exe
-
-
-def core_tools() -> dict[str, Path]:
-    """libivcom's Linux tools, rebuilt (`make core`) so the freshest
-    xen-linux backend goes into dom0."""
-    proc = subprocess.run(["make", "-C", str(ROOT), "core"], capture_output=True, text=True,
-                          timeout=600, check=False)
-    assert proc.returncode == 0, f"make core failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
-    tools = {t: ROOT / "build" / "core" / "bin" / t for t in CORE_TOOLS}
-    for t, p in tools.items():
-        assert p.is_file(), f"make core did not build {t}"
-    return tools
 
 
 @pytest.fixture(scope="module")
@@ -338,7 +313,7 @@ def run(guest_images: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
     for name, p in files.items():
         assert p.is_file(), f"{name} was not built (does ivcom-core/src/plat_minios.c exist?)"
     files["guest.cfg.in"] = APP_DIR / "guest.cfg.in"
-    files.update(core_tools())
+    files.update(core_tools(CORE_TOOLS))
     files["lab-ivcom-hostile"] = build_hostile(tmp_path_factory.mktemp("hostile"))
 
     scns = [Scenario(name, PRELUDE + body) for name, body in SCENARIOS.items()]

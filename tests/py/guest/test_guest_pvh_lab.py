@@ -30,9 +30,6 @@ scenario appends it to the configs generated from guest-pvh.cfg.in.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -41,10 +38,10 @@ from guest_helpers import (
     GUEST_SH,
     OUT,
     RESULT_PREFIX,
-    ROOT,
+    ScenarioRuns,
     boot_as_dom0,
+    core_tools,
     key_values,
-    result_of,
     run_make,
 )
 
@@ -182,43 +179,10 @@ PVH_APPS = ("hello", "noapp", "xdom", "echo", "pingpong", "source", "sink")
 CORE_TOOLS = ("ivcom-pingpong",)
 
 
-@dataclass(frozen=True)
-class Run:
-    dirs: dict[str, Path]
-    ok: dict[str, str]          # scenario -> "" or its failure reason
-
-    def text(self, scn: str, name: str) -> str:
-        p = self.dirs[scn] / name
-        assert p.is_file(), f"{p} missing (scenario {scn}: {self.ok[scn] or 'ok'})"
-        return p.read_text(errors="replace")
-
-    def console(self, scn: str, guest: str) -> str:
-        return self.text(scn, f"console-{guest}.log")
-
-    def result(self, scn: str, guest: str) -> str:
-        con = self.console(scn, guest)
-        res = result_of(con)
-        assert res is not None, f"{guest}: no result line:\n{con[-3000:]}\n" + self.dmesg(scn)
-        return res
-
-    def dmesg(self, scn: str) -> str:
-        p = self.dirs[scn] / "xl-dmesg.txt"
-        return p.read_text(errors="replace")[-3000:] if p.is_file() else ""
-
+class Run(ScenarioRuns):
     def domids(self, scn: str, server: str) -> tuple[int, int]:
         a, b = self.text(scn, f"domids-{server}").split()
         return int(a), int(b)
-
-
-def core_tools() -> dict[str, Path]:
-    """libivcom's Linux tools (`make core`), shipped into dom0."""
-    proc = subprocess.run(["make", "-C", str(ROOT), "core"], capture_output=True, text=True,
-                          timeout=600, check=False)
-    assert proc.returncode == 0, f"make core failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
-    tools = {t: ROOT / "build" / "core" / "bin" / t for t in CORE_TOOLS}
-    for t, p in tools.items():
-        assert p.is_file(), f"make core did not build {t}"
-    return tools
 
 
 @pytest.fixture(scope="module")
@@ -231,16 +195,13 @@ def pvh_images(guest_images: Path) -> Path:
 @pytest.fixture(scope="module")
 def run(pvh_images: Path) -> Run:
     try:
-        from ivcom.lab.errors import LabError, QemuUnavailable
+        import labboot
         from ivcom.lab.image import build_image
-        from ivcom.lab.runner import LabRunner, Scenario, check_qemu
+        from ivcom.lab.runner import Scenario
         from ivcom.lab.tools import standard_payload
     except ImportError as exc:
         pytest.skip(f"the lab runner (ivcom.lab) is not importable: {exc}")
-    try:
-        check_qemu()
-    except QemuUnavailable as exc:
-        pytest.skip(f"Xen lab unavailable: {exc}")
+    labboot.require_qemu()
 
     files: dict[str, Path] = {}
     for app in PVH_APPS:
@@ -251,18 +212,11 @@ def run(pvh_images: Path) -> Run:
         assert p.is_file(), f"{name} was not built"
     files["guest.cfg.in"] = APP_DIR / "guest.cfg.in"
     files["guest-pvh.cfg.in"] = APP_DIR / "guest-pvh.cfg.in"
-    files.update(core_tools())
+    files.update(core_tools(CORE_TOOLS))
 
     scns = [Scenario(name, PRELUDE + body) for name, body in SCENARIOS.items()]
-    try:
-        image = build_image(standard_payload(), log=True)
-        runner = LabRunner(image, timeout=float(os.environ.get("IVCOM_LAB_TIMEOUT", "900")),
-                           scenario_timeout=300.0, status=print)
-        res = runner.boot(scns, tag="guest-pvh", files=files)
-    except QemuUnavailable as exc:
-        pytest.skip(f"Xen lab unavailable: {exc}")
-    except LabError as exc:
-        pytest.fail(f"lab boot failed: {exc}", pytrace=False)
+    _, res = labboot.boot(lambda: build_image(standard_payload(), log=True), scns,
+                          tag="guest-pvh", timeout_s=900, scenario_timeout=300.0, files=files)
     dirs, ok = {}, {}
     for name in SCENARIOS:
         s = res.scenarios.get(name)

@@ -1,7 +1,8 @@
 """An HVM Linux guest on real Xen: dom0 <-> guest over TCP through the
 emulated e1000 (qemu-xen in dom0) and over IVCOM (the guest's PV-on-HVM
 grant table and event channels), every session inside its own xentrace
-recording; VM exits counted inside each transfer (ivcom.lab.hvm).
+recording; VM exits counted inside each transfer (ivcom.lab.hvm).  The
+same IVCOM sessions then run against the tiny guest booted as PVH.
 
 One boot of the trace image (qemu-xen lives in its squashfs) runs
 scn-hvm.sh with a short plan; `make bench` runs the full one.  Counts, not
@@ -50,8 +51,8 @@ class HvmRun:
 def run() -> HvmRun:
     _, res = labboot.boot(
         lambda: build_image(trace_payload(ivcom_payload()), flavour="trace", log=True),
-        [Scenario.builtin(hvm.SCENARIO)], tag="pytest-hvm", timeout_s=1200,
-        scenario_timeout=900.0, env=PLAN.env())
+        [Scenario.builtin(hvm.SCENARIO)], tag="pytest-hvm", timeout_s=1500,
+        scenario_timeout=1200.0, env=PLAN.env(), files=hvm.tiny_files(print))
     s = res.scenarios.get(hvm.SCENARIO)
     if s is None:
         pytest.fail(f"scenario {hvm.SCENARIO} did not run (log {res.log})")
@@ -78,7 +79,9 @@ def test_guest_is_hvm_with_device_model_nic_and_callback_vector(run: HvmRun) -> 
 def test_every_session_ran_and_moved_its_data(run: HvmRun) -> None:
     kinds = sorted((s["label"], s["kind"]) for s in run.results["sessions"])
     assert kinds == sorted([("tcp", "rr"), ("ivcom", "rr"), ("ivcom-poll", "rr-poll"),
-                            ("tcp", "bulk"), ("ivcom", "bulk"), ("ivcom-poll", "bulk-poll")])
+                            ("tcp", "bulk"), ("ivcom", "bulk"), ("ivcom-poll", "bulk-poll"),
+                            ("tiny", "rr"), ("tiny-poll", "rr-poll"), ("tiny", "bulk"),
+                            ("tiny-poll", "bulk-poll")])
     for s in run.results["sessions"]:
         want = PLAN.rr_count if s["kind"].startswith("rr") else PLAN.bytes / (1 << 20)
         assert s["work"] == want, s["trace"]
@@ -87,6 +90,13 @@ def test_every_session_ran_and_moved_its_data(run: HvmRun) -> None:
     for kind in ("bulk", "bulk-poll"):
         sink = json.loads((run.dir / f"ivcom-{kind}-1.server").read_text().splitlines()[0])
         assert sink["bytes"] == PLAN.bytes
+        # ... and so did the tiny guest's (its result line), in a PVH domain.
+        con = (run.dir / f"console-tiny-{kind}-1.log").read_text()
+        assert "ivcom-guest: booting (domU PVH" in con
+        assert f"bytes={PLAN.bytes} " in con and "ivcom-guest: result: SUCCESS sink:" in con
+    for kind in ("rr", "rr-poll"):
+        con = (run.dir / f"console-tiny-{kind}-1.log").read_text()
+        assert "ivcom-guest: result: SUCCESS echo: echoed " in con
 
 
 def test_each_transfer_lies_inside_its_recording_without_loss(run: HvmRun) -> None:
@@ -104,6 +114,12 @@ def test_exits_pair_with_entries_and_are_all_attributed(run: HvmRun) -> None:
         assert s["exits_total"] > 0, f"{s['trace']}: no VM exits in the transfer"
         assert abs(s["exits_total"] - s["entries"]) <= hvm.PAIR_SLACK, s["trace"]
         assert s["unattributed"] == 0, s["trace"]
+        assert s["other_domains"] == 0, s["trace"]   # one guest at a time
+        # Charged to the right guest: the HVM one, or the tiny PVH one.
+        if s["transport"] == "tiny":
+            assert s["domid"] != run.results["hvm_domid"], s["trace"]
+        else:
+            assert s["domid"] == run.results["hvm_domid"], s["trace"]
         assert sum(s["by_category"].values()) == s["exits_total"]
         assert s["vendor"] == "svm"   # TCG emulates AMD SVM
 
@@ -126,7 +142,8 @@ def test_only_the_emulated_nic_path_exits_on_device_accesses(run: HvmRun) -> Non
     # IVCOM's data path touches no emulated device; what is left is the
     # guest's background (e.g. the e1000 watchdog).
     for label, kind in (("ivcom", "rr"), ("ivcom-poll", "rr"), ("ivcom", "bulk"),
-                        ("ivcom-poll", "bulk")):
+                        ("ivcom-poll", "bulk"), ("tiny", "rr"), ("tiny-poll", "rr"),
+                        ("tiny", "bulk"), ("tiny-poll", "bulk")):
         s = run.session(label, kind)
         base = run.session("tcp", kind)["by_category"]
         dev = s["by_category"]["mmio"] + s["by_category"]["io"]
@@ -136,11 +153,12 @@ def test_only_the_emulated_nic_path_exits_on_device_accesses(run: HvmRun) -> Non
 def test_summary_and_table(run: HvmRun) -> None:
     summ = run.results["summary"]
     for kind in ("rr", "bulk"):
-        assert set(summ[kind]) == {"tcp", "ivcom", "ivcom-poll"}
-        for label in ("ivcom", "ivcom-poll"):
+        assert set(summ[kind]) == {"tcp", "ivcom", "ivcom-poll", "tiny", "tiny-poll"}
+        for label in ("ivcom", "ivcom-poll", "tiny", "tiny-poll"):
             v = summ[kind][label]
             assert v["exits_vs_tcp"] == pytest.approx(
                 v["exits_per_op"] / summ[kind]["tcp"]["exits_per_op"])
     assert summ["idle_exits_per_s"] and summ["idle_exits_per_s"] > 0
     text = hvm.render(run.results)
     assert "TCP, emulated e1000" in text and "IVCOM, polling" in text
+    assert "tiny PVH guest, IVCOM" in text

@@ -79,13 +79,14 @@ class LabPlan:
                 "BENCH_RR_REPS": str(self.rr_reps)}
 
 
-def guest_files(log: Callable[[str], None] | None = None) -> dict[str, Path]:
-    """The tiny guest's images and xl config template, as the runner's
-    shared files; the images are built (`make guest`) if any is missing."""
+def guest_images(names: Sequence[str],
+                 log: Callable[[str], None] | None = None) -> dict[str, Path]:
+    """The tiny guest's images (file name -> path in build/guest), built
+    with `make guest` if any is missing."""
     from ivcom.lab.image import build_root, repo_top
 
     out = build_root() / "guest"
-    images = {f"ivcom-guest-{a}.elf": out / f"ivcom-guest-{a}.elf" for a in GUEST_APPS}
+    images = {n: out / n for n in names}
     top = repo_top()
     missing = [n for n, p in images.items() if not p.is_file()]
     if missing:
@@ -109,11 +110,26 @@ def guest_files(log: Callable[[str], None] | None = None) -> dict[str, Path]:
         still = [n for n, p in images.items() if not p.is_file()]
         if still:
             raise LabError(f"make guest did not build {', '.join(still)}", stage="guest")
-    template = (top / "minios-app" / "guest.cfg.in") if top is not None else None
+    return images
+
+
+def guest_template(name: str = "guest.cfg.in") -> Path:
+    """An xl config template of the tiny guest (minios-app/NAME)."""
+    from ivcom.lab.image import repo_top
+
+    top = repo_top()
+    template = (top / "minios-app" / name) if top is not None else None
     if template is None or not template.is_file():
-        raise LabError("minios-app/guest.cfg.in not found (not running from a source tree)",
+        raise LabError(f"minios-app/{name} not found (not running from a source tree)",
                        stage="guest")
-    return {**images, "guest.cfg.in": template}
+    return template
+
+
+def guest_files(log: Callable[[str], None] | None = None) -> dict[str, Path]:
+    """The tiny guest's images and xl config template, as the runner's
+    shared files; the images are built (`make guest`) if any is missing."""
+    images = guest_images([f"ivcom-guest-{a}.elf" for a in GUEST_APPS], log)
+    return {**images, "guest.cfg.in": guest_template()}
 
 
 def run(log: Callable[[str], None], quick: bool = False, *,

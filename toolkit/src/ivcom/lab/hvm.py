@@ -9,8 +9,10 @@ One boot of the trace image runs scn-hvm.sh: an HVM Linux guest (qemu-xen
 in dom0, an emulated e1000) and dom0 exchange the same 64 B round trips
 and the same stream over TCP through the emulated NIC, over IVCOM (the
 guest's PV-on-HVM grant table and event channels), and over IVCOM with
-both ends polling.  Each session has its own xentrace recording; the dom0
-client prints the TSC at the start and end of its measured loop, so
+both ends polling; then the tiny guest, booted as PVH (no device model,
+no firmware), runs the same IVCOM sessions with dom0.  Each session has
+its own xentrace recording; the dom0 client prints the TSC at the start
+and end of its measured loop, so
 `analyse()` counts exactly the guest's VM exits inside the transfer, by
 reason, and divides by its exact work (round trips, MiB).  An idle
 recording gives the guest's background exit rate (timer ticks, its agent).
@@ -30,11 +32,10 @@ from ivcom.lab.errors import LabError
 Json = dict[str, Any]
 SCENARIO = "hvm"
 STAGE = "hvm results"
-# (transport, kind) in the order the scenario runs them; the labels the
-# table and plot use.
-SESSIONS = (("tcp", "rr"), ("ivcom", "rr"), ("ivcom", "rr-poll"), ("tcp", "bulk"),
-            ("ivcom", "bulk"), ("ivcom", "bulk-poll"))
-LABELS = {"tcp": "TCP, emulated e1000", "ivcom": "IVCOM", "ivcom-poll": "IVCOM, polling"}
+# What the table and plot call each session's path (transport, "-poll"
+# for the kinds whose ends poll).
+LABELS = {"tcp": "TCP, emulated e1000", "ivcom": "IVCOM", "ivcom-poll": "IVCOM, polling",
+          "tiny": "tiny PVH guest, IVCOM", "tiny-poll": "tiny PVH, polling"}
 # Exit reasons grouped the way the emulated-device argument is made, for
 # both vendors' names (SVM under TCG; VMX on most hardware).
 CATEGORIES: dict[str, tuple[str, ...]] = {
@@ -79,6 +80,23 @@ class HvmPlan:
                 "HVM_IDLE_S": str(self.idle_s)}
 
 
+# The tiny guest's part: its PVH images, their xl template, guest-lib.sh.
+TINY_APPS = ("echo", "sink")
+
+
+def tiny_files(log: Callable[[str], None] | None = None) -> dict[str, Path]:
+    """The shared files that add the tiny PVH guest's sessions to the run
+    (the images are built with `make guest` when missing)."""
+    from importlib import resources
+
+    from ivcom.lab import bench as labbench
+
+    files = labbench.guest_images([f"ivcom-guest-{a}-pvh.elf" for a in TINY_APPS], log)
+    files["guest-pvh.cfg.in"] = labbench.guest_template("guest-pvh.cfg.in")
+    files["guest-lib.sh"] = Path(str(resources.files("ivcom.lab").joinpath("guest-lib.sh")))
+    return files
+
+
 def run(log: Callable[[str], None], quick: bool = False, *,
         plan: HvmPlan | None = None) -> Json:
     """Boot the trace image once, run scn-hvm.sh, return the analysed results."""
@@ -94,7 +112,8 @@ def run(log: Callable[[str], None], quick: bool = False, *,
                        status=lambda m: log(m.removeprefix("ivcom lab: ")))
     log(f"hvm: dom0 <-> HVM guest, emulated e1000 vs IVCOM ({'quick' if quick else 'full'} "
         "plan)")
-    res = runner.boot([Scenario.builtin(SCENARIO)], tag="bench-hvm", env=plan.env())
+    res = runner.boot([Scenario.builtin(SCENARIO)], tag="bench-hvm", env=plan.env(),
+                      files=tiny_files(log))
     s = res.scenarios.get(SCENARIO)
     if s is None or not s.ok:
         why = s.reason if s is not None else "did not run"
@@ -155,14 +174,15 @@ def _sessions(d: Path) -> list[Json]:
 
 def window_counts(trace: Any, begin: int, end: int, domid: int) -> Json:
     """VM exits (by reason) and entries of `domid` with a TSC in [begin,
-    end]; exits charged to any other or no domain are counted apart."""
+    end]; those of other guests (other_domains) and those the scheduler
+    records do not place (unattributed) are counted apart."""
     from ivcom_trace import xentrace as xt
 
     reasons = [r for rec in trace.records
                if (r := xt.vmexit_reason(rec.event, rec.extra)) is not None]
     vendor = xt.detect_vendor(reasons)
     exits: Counter[str] = Counter()
-    entries = unattributed = 0
+    entries = unattributed = others = 0
     first = last = None
     for rec in trace.records:
         if rec.tsc is None:
@@ -175,15 +195,18 @@ def window_counts(trace: Any, begin: int, end: int, domid: int) -> Json:
         is_entry = (rec.event & ~xt.TRC_HVM_NESTEDFLAG) == xt.TRC_HVM_VMENTRY
         if reason is None and not is_entry:
             continue
-        if rec.domid != domid:
+        if rec.domid is None:
             unattributed += 1
+        elif rec.domid != domid:
+            others += 1
         elif reason is not None:
             exits[xt.exit_name(reason, vendor)] += 1
         else:
             entries += 1
     return {"vendor": vendor, "exits": dict(exits.most_common()),
             "exits_total": sum(exits.values()), "entries": entries,
-            "unattributed": unattributed, "first_tsc": first, "last_tsc": last,
+            "unattributed": unattributed, "other_domains": others,
+            "first_tsc": first, "last_tsc": last,
             "covered": first is not None and last is not None and first <= begin
             and end <= last}
 
@@ -206,7 +229,10 @@ def _wall(s: Json) -> Json:
 
 
 def _label(s: Json) -> str:
-    return "ivcom-poll" if s["kind"].endswith("-poll") else s["transport"]
+    label = str(s["transport"]) + ("-poll" if s["kind"].endswith("-poll") else "")
+    if label not in LABELS:
+        raise LabError(f"{s['trace']}: unknown transport {s['transport']!r}", stage=STAGE)
+    return label
 
 
 def analyse(d: Path) -> Json:
@@ -227,7 +253,9 @@ def analyse(d: Path) -> Json:
         begin, end = int(s["tsc_begin"]), int(s["tsc_end"])
         if not 0 < begin < end:
             raise LabError(f"{s['trace']}: bad TSC span {begin}..{end}", stage=STAGE)
-        w = window_counts(trace, begin, end, domid)
+        # The guest whose exits count (the HVM guest, or the tiny PVH one).
+        guest = int(s["domid"]) if "domid" in s else int(domid)
+        w = window_counts(trace, begin, end, guest)
         if not w["covered"]:
             raise LabError(f"{s['trace']}: the transfer's TSC span {begin}..{end} is not inside "
                            f"the recording ({w['first_tsc']}..{w['last_tsc']})", stage=STAGE)
@@ -242,7 +270,8 @@ def analyse(d: Path) -> Json:
         cats = _by_category(w["exits"])
         rows.append({
             "transport": s["transport"], "kind": s["kind"], "label": _label(s),
-            "rep": s.get("rep"), "trace": s["trace"], "unit": unit, "work": work,
+            "rep": s.get("rep"), "trace": s["trace"], "domid": guest,
+            "unit": unit, "work": work,
             "tsc_begin": begin, "tsc_end": end,
             "verified": bool(s.get("verified", True)),
             **_wall(s), "window_s": secs, **w,
@@ -367,4 +396,5 @@ def plot(results: Json, ax1: Any, ax2: Any) -> None:
         ax.legend(fontsize="small")
 
 
-__all__ = ["HvmPlan", "analyse", "category", "plot", "render", "run", "window_counts"]
+__all__ = ["HvmPlan", "analyse", "category", "plot", "render", "run", "tiny_files",
+           "window_counts"]

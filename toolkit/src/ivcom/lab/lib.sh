@@ -115,18 +115,22 @@ lab_guest_cfg() {
 }
 
 # lab_guest NAME [settings...]: xl create, confirmed with `xl list`; on
-# failure (xl's helper occasionally crashes under TCG) retry once and say so.
+# failure (xl's helper occasionally crashes under TCG) or an xl create that
+# has not returned within LAB_XL_CREATE_S seconds (default 300), retry once
+# and say so.
 lab_guest() {
-    local name=$1 cfg attempt why
+    local name=$1 cfg attempt why rc limit=${LAB_XL_CREATE_S:-300}
     cfg=$(lab_guest_cfg "$@") || exit 1
     attempt=1
     while :; do
-        if xl create "$cfg" >"${OUT:-/tmp}/xl-create-$name.log" 2>&1 \
-                && xl list "$name" >/dev/null 2>&1; then
+        timeout "$limit" xl create "$cfg" >"${OUT:-/tmp}/xl-create-$name.log" 2>&1
+        rc=$?
+        if [ $rc -eq 0 ] && xl list "$name" >/dev/null 2>&1; then
             lab_log "created $name (domid $(xl domid "$name"))"
             return 0
         fi
         why=$(tail -n 1 "${OUT:-/tmp}/xl-create-$name.log")
+        case $rc in 124|143) why="did not return within ${limit}s (last: $why)" ;; esac
         xl destroy "$name" >/dev/null 2>&1
         [ $attempt -ge 2 ] && lab_fail "xl create $name failed twice: $why"
         lab_retry_note "xl create $name failed ($why); retrying once"

@@ -23,10 +23,28 @@ lab_guest bvch run=/usr/local/bin/lab-vchan args=server,0,data/ivcom-vchan
 lab_guest_up bvch 120
 lab_wait_console bvch '^lab-vchan: serving' 60
 domid=$(lab_domid bvch)
-lab-vchan client "$domid" "/local/domain/$domid/data/ivcom-vchan" "$BASE_RR" "$BASE_BULK" \
-    >vchan.out 2>vchan.err || lab_fail "lab-vchan client: $(tail -n 1 vchan.err)"
+vchan_client() {
+    lab-vchan client "$domid" "/local/domain/$domid/data/ivcom-vchan" "$BASE_RR" "$BASE_BULK" \
+        >vchan.out 2>vchan.err
+}
+if ! vchan_client; then
+    # The baseline, not IVCOM: a libxenvchan session that failed (seen
+    # once: its bulk data arrived corrupted while TCG was faulting other
+    # processes in dom0) is measured once more on a fresh server, and the
+    # retry is reported.
+    grep -q '"verified": false' vchan.out || lab_fail "lab-vchan client: $(tail -n 1 vchan.err)"
+    lab_retry_note "libxenvchan bulk failed verification; re-ran the vchan sessions once"
+    lab_destroy bvch
+    lab_guest bvch2 run=/usr/local/bin/lab-vchan args=server,0,data/ivcom-vchan
+    lab_guest_up bvch2 120
+    lab_wait_console bvch2 '^lab-vchan: serving' 60
+    domid=$(lab_domid bvch2)
+    vchan_client || lab_fail "lab-vchan client (second run): $(tail -n 1 vchan.err)"
+    lab_wait_result bvch2 60
+else
+    lab_wait_result bvch 60
+fi
 sed -n 's/^ivcom-result: //p' vchan.out >vchan.jsonl
-lab_wait_result bvch 60
 
 [ "$(cat tcp.jsonl vchan.jsonl | grep -c .)" -eq 4 ] \
     || lab_fail "expected 4 results, got $(cat tcp.jsonl vchan.jsonl | grep -c .)"

@@ -15,8 +15,13 @@
 # background exit rate.
 # Sessions: HVM_REPS rounds of [64 B round trips x HVM_RR_COUNT, a stream
 # of HVM_BYTES in HVM_CHUNK writes] per transport, dom0 the client/source.
-# Results: sessions.jsonl (tagged "transport", "kind" rr|rr-poll|bulk|bulk-poll, "rep",
-# "trace"), <transport>-<kind>-<rep>.xt, idle.xt, info.txt (guest domid).
+# With the tiny guest's PVH images among the shared files (ivcom-guest-
+# {echo,sink}-pvh.elf, guest-pvh.cfg.in, guest-lib.sh), the same IVCOM
+# sessions run once more against the tiny guest booted as PVH (transport
+# "tiny"), each in a fresh guest.
+# Results: sessions.jsonl (tagged "transport", "kind" rr|rr-poll|bulk|
+# bulk-poll, "rep", "trace", "domid"), <transport>-<kind>-<rep>.xt,
+# idle.xt, info.txt (the HVM guest's domid).
 . /lab/ivcom-lib.sh
 
 : "${HVM_RR_COUNT:=200}"
@@ -34,7 +39,7 @@ agent_guest hv type=hvm net=1 ip=$GIP/24
 # on an idle host, several when other QEMUs share it.
 lab_guest_up hv 600
 agent_ready hv
-G=$(agent_id hv)
+HV=$(agent_id hv)
 xl list -l hv >xl-list-long-hv.json 2>&1 || lab_fail "xl does not list hv"
 grep -q '"type": "hvm"' xl-list-long-hv.json || lab_fail "xl does not report hv as HVM"
 log=$CONSOLE_DIR/guest-hv.log
@@ -43,7 +48,7 @@ grep -q 'Xen HVM callback vector for event delivery is enabled' "$log" \
     || lab_fail "hv has no HVM callback vector (event channels)"
 grep -Eq 'e1000 .* eth0: Intel' "$log" || lab_fail "hv has no emulated e1000"
 {
-    echo "hvm_domid=$G"
+    echo "hvm_domid=$HV"
     xl info | grep -E '^(xen_version|cpu_mhz|nr_cpus|virt_caps) '
     echo "rr_count=$HVM_RR_COUNT bytes=$HVM_BYTES chunk=$HVM_CHUNK reps=$HVM_REPS idle_s=$HVM_IDLE_S"
 } >info.txt
@@ -64,9 +69,22 @@ trace_off() {
     cp "/tmp/$1.xt" "$1.xt" && rm -f "/tmp/$1.xt" || lab_fail "no recording $1.xt"
 }
 
-# emit TRANSPORT KIND REP TRACE FILE: tag each JSON line into sessions.jsonl.
+# traced_client NAME COMMAND...: a dom0 client inside its own recording
+# NAME.xt; stdout to NAME.client (re-run once if it faults at start-up).
+traced_client() {
+    local name=$1
+    shift
+    trace_on "$name"
+    lab_fault_rerun "$name.client" "$name.client.err" "$@"
+    rc=$?
+    trace_off "$name"
+    [ $rc -eq 0 ] || lab_fail "$name: $1 client failed: $(tail -n 1 "$name.client.err")"
+}
+
+# emit TRANSPORT KIND REP TRACE FILE [DOMID]: tag each JSON line into
+# sessions.jsonl (DOMID: the guest whose exits count; default the HVM one).
 emit() {
-    sed -n "s/^{/{\"transport\": \"$1\", \"kind\": \"$2\", \"rep\": $3, \"trace\": \"$4.xt\", /p" \
+    sed -n "s/^{/{\"transport\": \"$1\", \"kind\": \"$2\", \"rep\": $3, \"trace\": \"$4.xt\", \"domid\": ${6:-$HV}, /p" \
         "$5" >>sessions.jsonl
 }
 
@@ -76,12 +94,8 @@ tcp() {
     agent_start hv ts lab-tcp server "$PORT" 1
     agent_running hv "$ts" || lab_fail "lab-tcp server in hv ended at once"
     sleep 1
-    trace_on "$name"
-    lab_fault_rerun "$name.client" "$name.client.err" lab-tcp client "$GIP" "$PORT" \
+    traced_client "$name" lab-tcp client "$GIP" "$PORT" \
         "$(echo "$3" | cut -d: -f1)" "$(echo "$3" | cut -d: -f2)" "$(echo "$3" | cut -d: -f3)"
-    rc=$?
-    trace_off "$name"
-    [ $rc -eq 0 ] || lab_fail "$name: lab-tcp client failed: $(tail -n 1 "$name.client.err")"
     agent_ok hv "$ts" "$name.server" 120
     sed -n 's/^ivcom-result: //p' "$name.client" >"$name.jsonl"
     emit tcp "$1" "$2" "$name" "$name.jsonl"
@@ -93,13 +107,8 @@ ivcom() {
     local tool=$1 kind=$2 rep=$3 name=ivcom-$2-$3 sn
     shift 3
     agent_start hv sn "$tool" -p 0 -n "hv$kind$rep" -t 120000 -j "$@" server
-    lab_offer_wait "$G" "hv$kind$rep" 120
-        trace_on "$name"
-    lab_fault_rerun "$name.client" "$name.client.err" \
-        "$tool" -p "$G" -n "hv$kind$rep" -t 120000 -j "$@" client
-    rc=$?
-    trace_off "$name"
-    [ $rc -eq 0 ] || lab_fail "$name: $tool client failed: $(tail -n 1 "$name.client.err")"
+    lab_offer_wait "$HV" "hv$kind$rep" 120
+    traced_client "$name" "$tool" -p "$HV" -n "hv$kind$rep" -t 120000 -j "$@" client
     agent_ok hv "$sn" "$name.server" 120
     emit ivcom "$kind" "$rep" "$name" "$name.client"
 }
@@ -120,7 +129,49 @@ while [ $rep -le "$HVM_REPS" ]; do
     ivcom ivcom-stream bulk-poll "$rep" -S -s "$HVM_CHUNK" -c "$chunks" --poll
     rep=$((rep + 1))
 done
+# ---- the tiny guest as PVH: no device model, no firmware, no emulated
+# platform; the smallest exit count an HVM container can have.  Run when
+# the shared files carry its images (ivcom bench and the test ship them).
+# tiny APP KIND REP EXTRA TOOL ARGS...: the tiny APP (server, peer dom0)
+# in a fresh PVH guest, libivcom's TOOL as the dom0 client.
+tiny() {
+    local app=$1 kind=$2 rep=$3 extra=$4 tool=$5 name=tiny-$2-$3 ch=hvt$2$3 tid
+    shift 5
+    sed -e "s|@NAME@|$name|g" -e "s|@KERNEL@|$T/ivcom-guest-$app-pvh.elf|g" \
+        -e "s|@EXTRA@|role=server peer=0 name=$ch $extra|g" "$T/guest-pvh.cfg.in" >"$name.cfg"
+    echo 'tsc_mode = "native"' >>"$name.cfg"
+    guest_create "$name"
+    tid=$(xl domid "$name") || lab_fail "$name not created"
+    lab_offer_wait "$tid" "$ch" 120
+    traced_client "$name" "$tool" -p "$tid" -n "$ch" -t 120000 -j "$@" client
+    guest_finish "$name"
+    grep -q '^ivcom-guest: result: SUCCESS' "console-$name.log" \
+        || lab_fail "$name: $(grep -m1 '^ivcom-guest: result: ' "console-$name.log")"
+    emit tiny "$kind" "$rep" "$name" "$name.client" "$tid"
+}
+ntiny=0
+if [ -f "$LAB_FILES/ivcom-guest-echo-pvh.elf" ]; then
+    lab_collect .
+    lab_destroy hv   # alone with dom0: only the tiny guest's exits remain
+    [ -f "$LAB_FILES/guest-lib.sh" ] || lab_fail "guest-lib.sh is not among the shared files"
+    . "$LAB_FILES/guest-lib.sh"
+    guest_files
+    T=$G
+    rep=1
+    while [ $rep -le "$HVM_REPS" ]; do
+        tiny echo rr "$rep" "" ivcom-pingpong -s 64 -c "$HVM_RR_COUNT"
+        tiny echo rr-poll "$rep" poll ivcom-pingpong -s 64 -c "$HVM_RR_COUNT" --poll
+        tiny sink bulk "$rep" "mode=stream size=$HVM_CHUNK" ivcom-stream -S -s "$HVM_CHUNK" \
+            -c "$chunks"
+        tiny sink bulk-poll "$rep" "mode=stream size=$HVM_CHUNK poll" ivcom-stream -S \
+            -s "$HVM_CHUNK" -c "$chunks" --poll
+        rep=$((rep + 1))
+    done
+    ntiny=4
+fi
+
 n=$(grep -c . sessions.jsonl)
-[ "$n" -eq $((6 * HVM_REPS)) ] || lab_fail "expected $((6 * HVM_REPS)) session results, have $n"
+want=$(((6 + ntiny) * HVM_REPS))
+[ "$n" -eq "$want" ] || lab_fail "expected $want session results, have $n"
 lab_collect .
-lab_destroy hv
+lab_destroy hv || :   # (already gone when the tiny guest ran)
