@@ -5,21 +5,10 @@
  * the image, start_info, the p2m list and some padding 1:1 from VIRT_BASE),
  * %rsi = virtual address of start_info and %rsp = a bootstrap stack.
  */
-#include <xen/elfnote.h>
-
-/* One Xen ELF note: name "Xen", 4-byte aligned as the ELF spec wants. */
-#define ELFNOTE(type, desc_type, desc)                    \
-    .pushsection .note.Xen, "a", @note;                   \
-    .p2align 2;                                           \
-    .long 2f - 1f; .long 4f - 3f; .long type;             \
-1:  .asciz "Xen"; 2: .p2align 2;                          \
-3:  desc_type desc; 4: .p2align 2;                        \
-    .popsection
+#include <arch/elfnote.h>
 
 /* The loader checks these: only "generic" images for "xen-3.0" load. */
-ELFNOTE(XEN_ELFNOTE_GUEST_OS,       .asciz, "ivcom-guest")
-ELFNOTE(XEN_ELFNOTE_GUEST_VERSION,  .asciz, "1")
-ELFNOTE(XEN_ELFNOTE_XEN_VERSION,    .asciz, "xen-3.0")
+ELFNOTES_IVCOM_GUEST
 ELFNOTE(XEN_ELFNOTE_LOADER,         .asciz, "generic")
 /* Linked at 0 so the bootstrap region (which starts at VIRT_BASE) holds
  * no wasted pages and pseudo-physical == virtual. */

@@ -15,21 +15,11 @@
  *   1 GiB .. 3 GiB not mapped (a wild pointer faults)
  *   3 GiB .. 4 GiB 2 MiB pages (Xen's special pages: console, XenStore)
  */
-#include <xen/elfnote.h>
+#include <arch/elfnote.h>
 #include <arch/segment.h>
 
-#define ELFNOTE(type, desc_type, desc)                    \
-    .pushsection .note.Xen, "a", @note;                   \
-    .p2align 2;                                           \
-    .long 2f - 1f; .long 4f - 3f; .long type;             \
-1:  .asciz "Xen"; 2: .p2align 2;                          \
-3:  desc_type desc; 4: .p2align 2;                        \
-    .popsection
-
+ELFNOTES_IVCOM_GUEST
 /* The PHYS32_ENTRY note alone makes the loader treat us as PVH. */
-ELFNOTE(XEN_ELFNOTE_GUEST_OS,       .asciz, "ivcom-guest")
-ELFNOTE(XEN_ELFNOTE_GUEST_VERSION,  .asciz, "1")
-ELFNOTE(XEN_ELFNOTE_XEN_VERSION,    .asciz, "xen-3.0")
 ELFNOTE(XEN_ELFNOTE_PHYS32_ENTRY,   .long,  _start)
 
 #define PT_P        0x001

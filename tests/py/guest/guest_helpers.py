@@ -8,8 +8,10 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parents[3]
 APP_DIR = ROOT / "minios-app"
@@ -164,6 +166,18 @@ class ScenarioRuns:
 
     dirs: dict[str, Path]
     ok: dict[str, str]          # scenario -> "" or its failure reason
+
+    @classmethod
+    def of(cls, res: Any, names: Iterable[str]) -> Self:
+        """The named scenarios of a BootResult (each must have run)."""
+        dirs, ok = {}, {}
+        for name in names:
+            s = res.scenarios.get(name)
+            assert s is not None, f"scenario {name} did not run (log {res.log})"
+            dirs[name] = s.dir
+            ok[name] = "" if s.ok else (s.reason or f"exit status {s.rc}")
+            print(f"ivcom lab: {name}: {'ok' if s.ok else 'FAILED: ' + ok[name]} ({s.dir})")
+        return cls(dirs, ok)
 
     def dir(self, scn: str) -> Path:
         assert not self.ok[scn], f"scenario {scn} failed: {self.ok[scn]} ({self.dirs[scn]})"

@@ -319,14 +319,7 @@ def run(guest_images: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
     scns = [Scenario(name, PRELUDE + body) for name, body in SCENARIOS.items()]
     _, res = labboot.boot(lambda: build_image(ivcom_payload(), log=True), scns,
                           tag="guest-ivcom", timeout_s=900, scenario_timeout=200.0, files=files)
-    dirs, ok = {}, {}
-    for name in SCENARIOS:
-        s = res.scenarios.get(name)
-        assert s is not None, f"scenario {name} did not run (log {res.log})"
-        dirs[name] = s.dir
-        ok[name] = "" if s.ok else (s.reason or f"exit status {s.rc}")
-        print(f"ivcom lab: {name}: {'ok' if s.ok else 'FAILED: ' + ok[name]} ({s.dir})")
-    return Run(dirs, ok)
+    return Run.of(res, SCENARIOS)
 
 
 def domids(run: Run, scn: str, server: str) -> tuple[int, int]:

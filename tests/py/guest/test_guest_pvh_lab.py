@@ -217,14 +217,7 @@ def run(pvh_images: Path) -> Run:
     scns = [Scenario(name, PRELUDE + body) for name, body in SCENARIOS.items()]
     _, res = labboot.boot(lambda: build_image(standard_payload(), log=True), scns,
                           tag="guest-pvh", timeout_s=900, scenario_timeout=300.0, files=files)
-    dirs, ok = {}, {}
-    for name in SCENARIOS:
-        s = res.scenarios.get(name)
-        assert s is not None, f"scenario {name} did not run (log {res.log})"
-        dirs[name] = s.dir
-        ok[name] = "" if s.ok else (s.reason or f"exit status {s.rc}")
-        print(f"ivcom lab: {name}: {'ok' if s.ok else 'FAILED: ' + ok[name]} ({s.dir})")
-    return Run(dirs, ok)
+    return Run.of(res, SCENARIOS)
 
 
 # ---- step 1: the kernel boots as PVH and its services work ---------------------
