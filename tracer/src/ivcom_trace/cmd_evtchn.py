@@ -461,6 +461,10 @@ class EvtchnCommand(Command):
             raise IvcomError(f"cannot load the BPF program: {first[0]}") from None
         missing = [sym for sym, ok in have.items() if not ok]
         bind_probe = have["bind_evtchn_to_irqhandler_lateeoi"]
+        # The baseline before the banner: whoever waits for the banner to
+        # start what it traces must find every one of its events counted
+        # (lsevtchn and the attribution start below take seconds under TCG).
+        last = _raw_counts(b)
         banner = "Tracing Xen event channels... Hit Ctrl-C to end."
         if missing:
             banner += f" (no kprobe for: {', '.join(missing)})"
@@ -468,7 +472,6 @@ class EvtchnCommand(Command):
         ports = port_domains()
         done = 0
         attrib.start()
-        last = _raw_counts(b)
 
         def emit(partial: bool) -> None:
             nonlocal last
