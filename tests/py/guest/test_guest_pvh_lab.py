@@ -67,9 +67,7 @@ guest_files
 # pvh (guest-pvh.cfg.in, ivcom-guest-APP-pvh.elf, tsc_mode for TCG).
 cfg() {
     if [ "$1" = pvh ]; then
-        sed -e "s|@NAME@|$2|g" -e "s|@KERNEL@|$G/ivcom-guest-$3-pvh.elf|g" \
-            -e "s|@EXTRA@|$4|g" "$G/guest-pvh.cfg.in" >"$2.cfg"
-        echo 'tsc_mode = "native"' >>"$2.cfg"
+        guest_cfg_pvh "$2" "$3" "$4"
     else
         guest_cfg "$2" "$3" "$4"
     fi

@@ -10,6 +10,14 @@ guest_cfg() {
     sed -e "s|@NAME@|$1|g" -e "s|@KERNEL@|$G/ivcom-guest-$2.elf|g" \
         -e "s|@EXTRA@|$3|g" "$G/guest.cfg.in" >"$1.cfg"
 }
+# guest_cfg_pvh NAME APP EXTRA: the same for the PVH image
+# (ivcom-guest-APP-pvh.elf, guest-pvh.cfg.in), with the native TSC TCG
+# needs (an emulated TSC traps RDTSCP, which TCG's SVM cannot decode).
+guest_cfg_pvh() {
+    sed -e "s|@NAME@|$1|g" -e "s|@KERNEL@|$G/ivcom-guest-$2-pvh.elf|g" \
+        -e "s|@EXTRA@|$3|g" "$G/guest-pvh.cfg.in" >"$1.cfg"
+    echo 'tsc_mode = "native"' >>"$1.cfg"
+}
 # guest_create NAME [xl create options]: retried once (xl's helper can
 # crash under TCG).  Not confirmed with `xl list`: a quick guest may be
 # gone already.

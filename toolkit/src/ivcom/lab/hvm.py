@@ -178,20 +178,22 @@ def window_counts(trace: Any, begin: int, end: int, domid: int) -> Json:
     records do not place (unattributed) are counted apart."""
     from ivcom_trace import xentrace as xt
 
-    reasons = [r for rec in trace.records
-               if (r := xt.vmexit_reason(rec.event, rec.extra)) is not None]
-    vendor = xt.detect_vendor(reasons)
-    exits: Counter[str] = Counter()
+    # One pass: exit codes are named after it, by the vendor every exit
+    # in the recording points to (as xentrace.summarize() does).
+    codes: Counter[int] = Counter()
+    seen: set[int] = set()
     entries = unattributed = others = 0
     first = last = None
     for rec in trace.records:
+        reason = xt.vmexit_reason(rec.event, rec.extra)
+        if reason is not None:
+            seen.add(reason)
         if rec.tsc is None:
             continue
         first = rec.tsc if first is None else min(first, rec.tsc)
         last = rec.tsc if last is None else max(last, rec.tsc)
         if not begin <= rec.tsc <= end:
             continue
-        reason = xt.vmexit_reason(rec.event, rec.extra)
         is_entry = (rec.event & ~xt.TRC_HVM_NESTEDFLAG) == xt.TRC_HVM_VMENTRY
         if reason is None and not is_entry:
             continue
@@ -200,9 +202,13 @@ def window_counts(trace: Any, begin: int, end: int, domid: int) -> Json:
         elif rec.domid != domid:
             others += 1
         elif reason is not None:
-            exits[xt.exit_name(reason, vendor)] += 1
+            codes[reason] += 1
         else:
             entries += 1
+    vendor = xt.detect_vendor(seen)
+    exits: Counter[str] = Counter()
+    for code, n in codes.items():
+        exits[xt.exit_name(code, vendor)] += n
     return {"vendor": vendor, "exits": dict(exits.most_common()),
             "exits_total": sum(exits.values()), "entries": entries,
             "unattributed": unattributed, "other_domains": others,

@@ -94,8 +94,9 @@ lab_guest_cfg() {
     cmdline="console=hvc0 ivcom.name=$name"
     if [ "$type" = hvm ]; then
         # Direct kernel boot through hvmloader + SeaBIOS, qemu-xen in dom0;
-        # no display.  The NIC is the emulated e1000 only (no PV vif), and
-        # the guest keeps it (Linux unplugs emulated NICs by default).
+        # no display.  The NIC is an emulated e1000 (type=ioemu: libxl adds
+        # a PV vif beside it, which the guest does not use), and the guest
+        # keeps it (Linux unplugs emulated NICs by default).
         hvm='vga = "none"; nographic = 1; serial = "none"; xen_platform_pci = 1'
         [ "$kernel" = "$LAB_GUEST_KERNEL" ] && kernel=$LAB/guest/vmlinuz
         [ -n "$vif" ] && vif=$(echo "$vif" | sed "s/\[ '/[ 'type=ioemu,model=e1000,/")

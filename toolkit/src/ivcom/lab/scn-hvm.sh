@@ -137,9 +137,7 @@ done
 tiny() {
     local app=$1 kind=$2 rep=$3 extra=$4 tool=$5 name=tiny-$2-$3 ch=hvt$2$3 tid
     shift 5
-    sed -e "s|@NAME@|$name|g" -e "s|@KERNEL@|$T/ivcom-guest-$app-pvh.elf|g" \
-        -e "s|@EXTRA@|role=server peer=0 name=$ch $extra|g" "$T/guest-pvh.cfg.in" >"$name.cfg"
-    echo 'tsc_mode = "native"' >>"$name.cfg"
+    guest_cfg_pvh "$name" "$app" "role=server peer=0 name=$ch $extra"
     guest_create "$name"
     tid=$(xl domid "$name") || lab_fail "$name not created"
     lab_offer_wait "$tid" "$ch" 120
@@ -156,7 +154,6 @@ if [ -f "$LAB_FILES/ivcom-guest-echo-pvh.elf" ]; then
     [ -f "$LAB_FILES/guest-lib.sh" ] || lab_fail "guest-lib.sh is not among the shared files"
     . "$LAB_FILES/guest-lib.sh"
     guest_files
-    T=$G
     rep=1
     while [ $rep -le "$HVM_REPS" ]; do
         tiny echo rr "$rep" "" ivcom-pingpong -s 64 -c "$HVM_RR_COUNT"
