@@ -72,6 +72,23 @@ static void source(struct ivcom_chan *ch, const struct tool_opts *o)
                (unsigned long long)tsc1);
 }
 
+/* What a message that failed its sequence check held: its first 16 bytes
+ * and how many bytes after the sequence number differ from the sources'
+ * 0xa5 fill (stale record of another lap vs. bytes from elsewhere). */
+static const char *describe(const unsigned char *buf, size_t n)
+{
+    static char out[96];
+    size_t i, bad = 0, w = 0;
+
+    for (i = 0; i < n && i < 16; i++)
+        w += (size_t)snprintf(out + w, sizeof(out) - w, "%02x", buf[i]);
+    for (i = 8; i < n; i++)
+        bad += buf[i] != 0xa5;
+    snprintf(out + w, sizeof(out) - w, ", %zu of %zu fill bytes not a5", bad,
+             n > 8 ? n - 8 : 0);
+    return out;
+}
+
 /* Receive into a buffer (the copy API: what a socket reader gets). */
 static void sink(struct ivcom_chan *ch, const struct tool_opts *o, struct ivcom_platform *plat)
 {
@@ -92,8 +109,9 @@ static void sink(struct ivcom_chan *ch, const struct tool_opts *o, struct ivcom_
                 uint64_t got;
                 memcpy(&got, buf, 8);
                 if (got != seq)
-                    tool_die(1, "message %llu: got seq %llu, %zd bytes",
-                             (unsigned long long)seq, (unsigned long long)got, n);
+                    tool_die(1, "message %llu: got seq %llu, %zd bytes (%s)",
+                             (unsigned long long)seq, (unsigned long long)got, n,
+                             describe(buf, (size_t)n));
             }
             seq++;
         } else {
@@ -110,8 +128,8 @@ static void sink(struct ivcom_chan *ch, const struct tool_opts *o, struct ivcom_
                 uint64_t got;
                 memcpy(&got, buf, 8);
                 if (got != seq)
-                    tool_die(1, "write %llu: got seq %llu", (unsigned long long)seq,
-                             (unsigned long long)got);
+                    tool_die(1, "write %llu: got seq %llu (%s)", (unsigned long long)seq,
+                             (unsigned long long)got, describe(buf, have));
             }
             if (have) {
                 n = (ssize_t)have;

@@ -95,8 +95,15 @@ int app_main(const char *args)
             memcpy(&got, buf, 8);
             if ( got != seq )
             {
-                report_failure("sink: message %llu carries sequence number %llu",
-                               (unsigned long long)seq, (unsigned long long)got);
+                size_t bad = 0;
+
+                /* stale record of another lap (fill intact) or foreign bytes */
+                for ( long i = 8; i < n; i++ )
+                    bad += buf[i] != 0xa5;
+                report_failure("sink: message %llu carries sequence number %llu "
+                               "(%lu of %ld fill bytes not a5)",
+                               (unsigned long long)seq, (unsigned long long)got,
+                               (unsigned long)bad, (long)(n - 8));
                 rc = -EPROTO;
                 goto out;
             }
