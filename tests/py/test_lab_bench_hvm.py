@@ -35,7 +35,7 @@ def _trace(path: Path, exits: list[tuple[int, int]], last: int, dom: int = DOM) 
 
 
 def _results(d: Path, sessions: list[tuple[dict[str, Any], list[tuple[int, int]]]]) -> None:
-    (d / "info.txt").write_text(f"hvm_domid={DOM}\ncpu_mhz                : {MHZ}\n"
+    (d / "info.txt").write_text(f"hvm_domid={DOM}\nspin_us=2000\ncpu_mhz                : {MHZ}\n"
                                 "xen_version            : 4.17.7\n")
     lines = []
     for s, exits in sessions:
@@ -64,6 +64,8 @@ def results(tmp_path: Path) -> dict[str, Any]:
          outside + [(VMMCALL, 1000 + 10 * i) for i in range(10)] + [(HLT, 3000)]),
         (_rr("ivcom", "rr-poll", 100, 100_000, rtt_ns={"median": 9_000}),
          [*outside, (INTR, 1000)]),
+        (_rr("ivcom", "rr-spin", 100, 100_000, rtt_ns={"median": 20_000}),
+         [*outside, (HLT, 1000), (VMMCALL, 2000)]),
         # 2 MiB streams
         (_rr("tcp", "bulk", 100, 500_000_000, bytes=2 << 20, mb_per_s=2.0, verified=True),
          [(NPF, 1000 + 10 * i) for i in range(100)]),
@@ -108,6 +110,20 @@ def test_per_mib_and_ratios(results: dict[str, Any]) -> None:
     assert summ["rr"]["ivcom-poll"]["exit_reduction_pct"] == pytest.approx(97.5)
     assert results["idle"]["exits_total"] == 4
     assert summ["idle_exits_per_s"] == pytest.approx(4 / 2.0, rel=1e-6)   # TSC 10 .. 2e9+10
+
+
+def test_long_spin_sessions_are_their_own_path(results: dict[str, Any]) -> None:
+    spin = _row(results, "ivcom-spin", "rr-spin")
+    assert (spin["exits_total"], spin["exits_per_op"]) == (2, 0.2)
+    assert results["summary"]["rr"]["ivcom-spin"]["exit_reduction_pct"] == pytest.approx(95.0)
+    # not mixed into the default IVCOM figure
+    assert results["summary"]["rr"]["ivcom"]["exits_per_op"] == pytest.approx(1.1)
+    assert "bulk" not in results["summary"] or "ivcom-spin" not in results["summary"]["bulk"]
+    assert results["spin_us"] == 2000
+    text = hvm.render(results)
+    assert "IVCOM, long spin" in text and "spin up to 2000 us" in text
+    # whole percents, but never a -100% that is not one
+    assert (hvm._pct(72.4), hvm._pct(99.6), hvm._pct(100.0)) == ("-72%", "-99.6%", "-100.0%")
 
 
 def test_the_tiny_guest_is_counted_in_its_own_domain(results: dict[str, Any]) -> None:

@@ -79,7 +79,8 @@ def test_guest_is_hvm_with_device_model_nic_and_callback_vector(run: HvmRun) -> 
 def test_every_session_ran_and_moved_its_data(run: HvmRun) -> None:
     kinds = sorted((s["label"], s["kind"]) for s in run.results["sessions"])
     assert kinds == sorted([("tcp", "rr"), ("ivcom", "rr"), ("ivcom-poll", "rr-poll"),
-                            ("tcp", "bulk"), ("ivcom", "bulk"), ("ivcom-poll", "bulk-poll"),
+                            ("ivcom-spin", "rr-spin"), ("tcp", "bulk"), ("ivcom", "bulk"),
+                            ("ivcom-poll", "bulk-poll"), ("ivcom-spin", "bulk-spin"),
                             ("tiny", "rr"), ("tiny-poll", "rr-poll"), ("tiny", "bulk"),
                             ("tiny-poll", "bulk-poll")])
     for s in run.results["sessions"]:
@@ -87,9 +88,10 @@ def test_every_session_ran_and_moved_its_data(run: HvmRun) -> None:
         assert s["work"] == want, s["trace"]
     assert run.session("tcp", "bulk")["verified"]
     # The guest's sink checked every sequence number and counted the bytes.
-    for kind in ("bulk", "bulk-poll"):
+    for kind in ("bulk", "bulk-poll", "bulk-spin"):
         sink = json.loads((run.dir / f"ivcom-{kind}-1.server").read_text().splitlines()[0])
         assert sink["bytes"] == PLAN.bytes
+    for kind in ("bulk", "bulk-poll"):
         # ... and so did the tiny guest's (its result line), in a PVH domain.
         con = (run.dir / f"console-tiny-{kind}-1.log").read_text()
         assert "ivcom-guest: booting (domU PVH" in con
@@ -141,9 +143,10 @@ def test_only_the_emulated_nic_path_exits_on_device_accesses(run: HvmRun) -> Non
     assert run.session("tcp", "bulk")["per_op_by_category"]["mmio"] >= 1.0
     # IVCOM's data path touches no emulated device; what is left is the
     # guest's background (e.g. the e1000 watchdog).
-    for label, kind in (("ivcom", "rr"), ("ivcom-poll", "rr"), ("ivcom", "bulk"),
-                        ("ivcom-poll", "bulk"), ("tiny", "rr"), ("tiny-poll", "rr"),
-                        ("tiny", "bulk"), ("tiny-poll", "bulk")):
+    for label, kind in (("ivcom", "rr"), ("ivcom-poll", "rr"), ("ivcom-spin", "rr"),
+                        ("ivcom", "bulk"), ("ivcom-poll", "bulk"), ("ivcom-spin", "bulk"),
+                        ("tiny", "rr"), ("tiny-poll", "rr"), ("tiny", "bulk"),
+                        ("tiny-poll", "bulk")):
         s = run.session(label, kind)
         base = run.session("tcp", kind)["by_category"]
         dev = s["by_category"]["mmio"] + s["by_category"]["io"]
@@ -153,8 +156,9 @@ def test_only_the_emulated_nic_path_exits_on_device_accesses(run: HvmRun) -> Non
 def test_summary_and_table(run: HvmRun) -> None:
     summ = run.results["summary"]
     for kind in ("rr", "bulk"):
-        assert set(summ[kind]) == {"tcp", "ivcom", "ivcom-poll", "tiny", "tiny-poll"}
-        for label in ("ivcom", "ivcom-poll", "tiny", "tiny-poll"):
+        assert set(summ[kind]) == {"tcp", "ivcom", "ivcom-poll", "ivcom-spin", "tiny",
+                                   "tiny-poll"}
+        for label in ("ivcom", "ivcom-poll", "ivcom-spin", "tiny", "tiny-poll"):
             v = summ[kind][label]
             assert v["exits_vs_tcp"] == pytest.approx(
                 v["exits_per_op"] / summ[kind]["tcp"]["exits_per_op"])
@@ -162,3 +166,4 @@ def test_summary_and_table(run: HvmRun) -> None:
     text = hvm.render(run.results)
     assert "TCP, emulated e1000" in text and "IVCOM, polling" in text
     assert "tiny PVH guest, IVCOM" in text
+    assert run.results["spin_us"] == PLAN.spin_us and "IVCOM, long spin" in text

@@ -5,7 +5,9 @@
 #             that Xen forwards to the device model
 #   ivcom  -- libivcom over the guest's PV-on-HVM interfaces (grant table,
 #             event channels delivered through the HVM callback vector)
-# and IVCOM with both ends polling (--poll; kinds rr-poll, bulk-poll);
+# and IVCOM with both ends polling (--poll; kinds rr-poll, bulk-poll) or
+# with a spin budget sized to the lab (-w HVM_SPIN_US: TCG answers in about
+# a millisecond, far beyond the default 30 us; kinds rr-spin, bulk-spin);
 # each session inside its own xentrace recording (TRC_GEN|SCHED|HVM: every
 # VM exit with its reason, entries, hypercalls).  The dom0 clients print
 # the TSC (the trace's clock) at the start and end of their measured loop
@@ -29,6 +31,7 @@
 : "${HVM_CHUNK:=65536}"
 : "${HVM_REPS:=1}"
 : "${HVM_IDLE_S:=3}"
+: "${HVM_SPIN_US:=2000}"
 PORT=5004
 GIP=10.99.0.21
 MASK=0x000bf000
@@ -50,6 +53,7 @@ grep -Eq 'e1000 .* eth0: Intel' "$log" || lab_fail "hv has no emulated e1000"
 {
     echo "hvm_domid=$HV"
     xl info | grep -E '^(xen_version|cpu_mhz|nr_cpus|virt_caps) '
+    echo "spin_us=$HVM_SPIN_US"
     echo "rr_count=$HVM_RR_COUNT bytes=$HVM_BYTES chunk=$HVM_CHUNK reps=$HVM_REPS idle_s=$HVM_IDLE_S"
 } >info.txt
 
@@ -124,9 +128,11 @@ while [ $rep -le "$HVM_REPS" ]; do
     tcp rr "$rep" "rr:64:$HVM_RR_COUNT"
     ivcom ivcom-pingpong rr "$rep" -s 64 -c "$HVM_RR_COUNT"
     ivcom ivcom-pingpong rr-poll "$rep" -s 64 -c "$HVM_RR_COUNT" --poll
+    ivcom ivcom-pingpong rr-spin "$rep" -s 64 -c "$HVM_RR_COUNT" -w "$HVM_SPIN_US"
     tcp bulk "$rep" "bulk:$HVM_CHUNK:$chunks"
     ivcom ivcom-stream bulk "$rep" -S -s "$HVM_CHUNK" -c "$chunks"
     ivcom ivcom-stream bulk-poll "$rep" -S -s "$HVM_CHUNK" -c "$chunks" --poll
+    ivcom ivcom-stream bulk-spin "$rep" -S -s "$HVM_CHUNK" -c "$chunks" -w "$HVM_SPIN_US"
     rep=$((rep + 1))
 done
 # ---- the tiny guest as PVH: no device model, no firmware, no emulated
@@ -168,7 +174,7 @@ if [ -f "$LAB_FILES/ivcom-guest-echo-pvh.elf" ]; then
 fi
 
 n=$(grep -c . sessions.jsonl)
-want=$(((6 + ntiny) * HVM_REPS))
+want=$(((8 + ntiny) * HVM_REPS))
 [ "$n" -eq "$want" ] || lab_fail "expected $want session results, have $n"
 lab_collect .
 lab_destroy hv || :   # (already gone when the tiny guest ran)
