@@ -81,8 +81,9 @@ def test_every_session_ran_and_moved_its_data(run: HvmRun) -> None:
     assert kinds == sorted([("tcp", "rr"), ("ivcom", "rr"), ("ivcom-poll", "rr-poll"),
                             ("ivcom-spin", "rr-spin"), ("tcp", "bulk"), ("ivcom", "bulk"),
                             ("ivcom-poll", "bulk-poll"), ("ivcom-spin", "bulk-spin"),
-                            ("tiny", "rr"), ("tiny-poll", "rr-poll"), ("tiny", "bulk"),
-                            ("tiny-poll", "bulk-poll")])
+                            ("tiny", "rr"), ("tiny-poll", "rr-poll"), ("tiny-spin", "rr-spin"),
+                            ("tiny", "bulk"), ("tiny-poll", "bulk-poll"),
+                            ("tiny-spin", "bulk-spin")])
     for s in run.results["sessions"]:
         want = PLAN.rr_count if s["kind"].startswith("rr") else PLAN.bytes / (1 << 20)
         assert s["work"] == want, s["trace"]
@@ -91,12 +92,12 @@ def test_every_session_ran_and_moved_its_data(run: HvmRun) -> None:
     for kind in ("bulk", "bulk-poll", "bulk-spin"):
         sink = json.loads((run.dir / f"ivcom-{kind}-1.server").read_text().splitlines()[0])
         assert sink["bytes"] == PLAN.bytes
-    for kind in ("bulk", "bulk-poll"):
+    for kind in ("bulk", "bulk-poll", "bulk-spin"):
         # ... and so did the tiny guest's (its result line), in a PVH domain.
         con = (run.dir / f"console-tiny-{kind}-1.log").read_text()
         assert "ivcom-guest: booting (domU PVH" in con
         assert f"bytes={PLAN.bytes} " in con and "ivcom-guest: result: SUCCESS sink:" in con
-    for kind in ("rr", "rr-poll"):
+    for kind in ("rr", "rr-poll", "rr-spin"):
         con = (run.dir / f"console-tiny-{kind}-1.log").read_text()
         assert "ivcom-guest: result: SUCCESS echo: echoed " in con
 
@@ -113,7 +114,14 @@ def test_each_transfer_lies_inside_its_recording_without_loss(run: HvmRun) -> No
 
 def test_exits_pair_with_entries_and_are_all_attributed(run: HvmRun) -> None:
     for s in run.results["sessions"]:
-        assert s["exits_total"] > 0, f"{s['trace']}: no VM exits in the transfer"
+        if s["label"] == "tiny-poll":
+            # A polling tiny guest may take no exit at all in a short
+            # transfer (no timer, no device); the count is not blind: its
+            # recording holds the guest's exits around the transfer.
+            summ = xt.summarize(xt.decode_file(run.dir / s["trace"]))
+            assert sum(summ.domains[s["domid"]].vmexits.values()) > 0, s["trace"]
+        else:
+            assert s["exits_total"] > 0, f"{s['trace']}: no VM exits in the transfer"
         assert abs(s["exits_total"] - s["entries"]) <= hvm.PAIR_SLACK, s["trace"]
         assert s["unattributed"] == 0, s["trace"]
         assert s["other_domains"] == 0, s["trace"]   # one guest at a time
@@ -145,8 +153,8 @@ def test_only_the_emulated_nic_path_exits_on_device_accesses(run: HvmRun) -> Non
     # guest's background (e.g. the e1000 watchdog).
     for label, kind in (("ivcom", "rr"), ("ivcom-poll", "rr"), ("ivcom-spin", "rr"),
                         ("ivcom", "bulk"), ("ivcom-poll", "bulk"), ("ivcom-spin", "bulk"),
-                        ("tiny", "rr"), ("tiny-poll", "rr"), ("tiny", "bulk"),
-                        ("tiny-poll", "bulk")):
+                        ("tiny", "rr"), ("tiny-poll", "rr"), ("tiny-spin", "rr"),
+                        ("tiny", "bulk"), ("tiny-poll", "bulk"), ("tiny-spin", "bulk")):
         s = run.session(label, kind)
         base = run.session("tcp", kind)["by_category"]
         dev = s["by_category"]["mmio"] + s["by_category"]["io"]
@@ -156,9 +164,8 @@ def test_only_the_emulated_nic_path_exits_on_device_accesses(run: HvmRun) -> Non
 def test_summary_and_table(run: HvmRun) -> None:
     summ = run.results["summary"]
     for kind in ("rr", "bulk"):
-        assert set(summ[kind]) == {"tcp", "ivcom", "ivcom-poll", "ivcom-spin", "tiny",
-                                   "tiny-poll"}
-        for label in ("ivcom", "ivcom-poll", "ivcom-spin", "tiny", "tiny-poll"):
+        assert set(summ[kind]) == set(hvm.LABELS)
+        for label in set(hvm.LABELS) - {"tcp"}:
             v = summ[kind][label]
             assert v["exits_vs_tcp"] == pytest.approx(
                 v["exits_per_op"] / summ[kind]["tcp"]["exits_per_op"])

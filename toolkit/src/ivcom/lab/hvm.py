@@ -37,7 +37,7 @@ STAGE = "hvm results"
 # the plan's spin_us before blocking).
 LABELS = {"tcp": "TCP, emulated e1000", "ivcom": "IVCOM", "ivcom-poll": "IVCOM, polling",
           "ivcom-spin": "IVCOM, long spin", "tiny": "tiny PVH guest, IVCOM",
-          "tiny-poll": "tiny PVH, polling"}
+          "tiny-poll": "tiny PVH, polling", "tiny-spin": "tiny PVH, long spin"}
 WAIT_SUFFIXES = ("poll", "spin")
 # Exit reasons grouped the way the emulated-device argument is made, for
 # both vendors' names (SVM under TCG; VMX on most hardware).
