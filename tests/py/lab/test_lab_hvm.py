@@ -52,7 +52,8 @@ def run() -> HvmRun:
     _, res = labboot.boot(
         lambda: build_image(trace_payload(ivcom_payload()), flavour="trace", log=True),
         [Scenario.builtin(hvm.SCENARIO)], tag="pytest-hvm", timeout_s=1500,
-        scenario_timeout=1200.0, env=PLAN.env(), files=hvm.tiny_files(print))
+        scenario_timeout=1200.0, env={**PLAN.env(), "HVM_TINY_FAULT": "1"},
+        files=hvm.tiny_files(print))
     s = res.scenarios.get(hvm.SCENARIO)
     if s is None:
         pytest.fail(f"scenario {hvm.SCENARIO} did not run (log {res.log})")
@@ -100,6 +101,18 @@ def test_every_session_ran_and_moved_its_data(run: HvmRun) -> None:
     for kind in ("rr", "rr-poll", "rr-spin"):
         con = (run.dir / f"console-tiny-{kind}-1.log").read_text()
         assert "ivcom-guest: result: SUCCESS echo: echoed " in con
+
+
+def test_a_tiny_guest_gone_before_its_offer_is_replaced_and_noted(run: HvmRun) -> None:
+    # HVM_TINY_FAULT: the first tiny guest got an impossible ring order.
+    gone = (run.dir / "console-tiny-rr-1-gone.log").read_text()
+    assert "ivcom-guest: result: FAILURE" in gone and "order" in gone
+    notes = [n for n in run.scenario.retries if "died before offering hvtrr1" in n]
+    assert len(notes) == 1 and "re-created as tiny-rr-1-r" in notes[0], run.scenario.retries
+    # The replacement ran the session (its console is the session's).
+    con = (run.dir / "console-tiny-rr-1.log").read_text()
+    assert "ivcom-guest: result: SUCCESS echo: echoed " in con
+    assert run.session("tiny", "rr")["work"] == PLAN.rr_count
 
 
 def test_each_transfer_lies_inside_its_recording_without_loss(run: HvmRun) -> None:

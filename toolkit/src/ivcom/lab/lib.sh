@@ -28,16 +28,26 @@ lab_retry_note() {
 # ERR); if a fault signal (SIGILL/ABRT/BUS/FPE/SEGV) killed it before it
 # printed anything, or its exec failed ("not found", 127), note it and run
 # it once more: under TCG a freshly started process occasionally faults at
-# start-up.  Returns its status.
+# start-up.  "Anything" is stdout and stderr beyond the shell's one line
+# for the signal, and for SIGABRT glibc's one line on a corrupt heap
+# ("malloc(): corrupted top size", seen under TCG before any output); our
+# tools report their own errors and exit 1, they never abort.  Returns its
+# status.
 lab_fault_rerun() {
-    local out=$1 err=$2 rc
+    local out=$1 err=$2 rc lines
     shift 2
     "$@" >"$out" 2>"$err"
     rc=$?
     case $rc in
         127|132|134|135|136|139)
-            if [ ! -s "$out" ] && [ "$(wc -l <"$err")" -le 1 ]; then
-                lab_retry_note "$1 died (status $rc) before any output; re-ran it"
+            lines=$(wc -l <"$err")
+            if [ "$rc" -eq 134 ] && [ "$lines" -eq 2 ] &&
+                head -n 1 "$err" | grep -Eq '^(malloc|free|realloc|double free|corrupted)'
+            then
+                lines=1
+            fi
+            if [ ! -s "$out" ] && [ "$lines" -le 1 ]; then
+                lab_retry_note "$1 died (status $rc: $(head -n 1 "$err")) before any output; re-ran it"
                 "$@" >"$out" 2>"$err"
                 rc=$?
             fi ;;
