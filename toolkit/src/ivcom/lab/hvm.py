@@ -8,12 +8,13 @@ talking to dom0 through an emulated NIC and through IVCOM.
 One boot of the trace image runs scn-hvm.sh: an HVM Linux guest (qemu-xen
 in dom0, an emulated e1000) and dom0 exchange the same 64 B round trips
 and the same stream over TCP through the emulated NIC, over IVCOM (the
-guest's PV-on-HVM grant table and event channels), and over IVCOM with
-both ends polling; then the tiny guest, booted as PVH (no device model,
-no firmware), runs the same IVCOM sessions with dom0.  Each session has
-its own xentrace recording; the dom0 client prints the TSC at the start
-and end of its measured loop, so
-`analyse()` counts exactly the guest's VM exits inside the transfer, by
+guest's PV-on-HVM grant table and event channels) with libivcom's
+default wait, with both ends polling, and with both ends' spin budget
+sized to the lab (TCG answers in ~1 ms; the default spin is 30 us); then
+the tiny guest, booted as PVH (no device model, no firmware), runs the
+same IVCOM sessions with dom0.  Each session has its own xentrace
+recording; the dom0 client prints the TSC at the start and end of its
+measured loop, so `analyse()` counts exactly the guest's VM exits inside the transfer, by
 reason, and divides by its exact work (round trips, MiB).  An idle
 recording gives the guest's background exit rate (timer ticks, its agent).
 """
