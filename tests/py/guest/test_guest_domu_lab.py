@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from guest_helpers import APP_DIR, GUEST_SH, RESULT_PREFIX, ship
+from guest_helpers import APP_DIR, GUEST_SH, RESULT_PREFIX, result_of, ship
 
 pytestmark = pytest.mark.lab
 
@@ -67,10 +67,7 @@ class DomuRun:
         return p.read_text(errors="replace")
 
     def result(self, name: str) -> str | None:
-        for line in self.console(name).splitlines():
-            if line.startswith(RESULT_PREFIX):
-                return line[len(RESULT_PREFIX):].strip()
-        return None
+        return result_of(self.console(name))
 
 
 @pytest.fixture(scope="module")
