@@ -26,77 +26,35 @@
 
 #define CHUNK (64 * 1024)
 
-static int read_full(int fd, void *buf, size_t len)
+static long tcp_read_some(void *ctx, void *buf, size_t len)
 {
-    uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t n = read(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    ssize_t n = read(*(int *)ctx, buf, len);
+    if (n < 0 && errno == EINTR)
+        return 0;
+    return n > 0 ? (long)n : -1;   /* end of stream: the peer is gone */
 }
 
-static int write_full(int fd, const void *buf, size_t len)
+static long tcp_write_some(void *ctx, const void *buf, size_t len)
 {
-    const uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int io_read(void *ctx, void *buf, size_t len)
-{
-    return read_full(*(int *)ctx, buf, len);
-}
-
-static int io_write(void *ctx, void *buf, size_t len)
-{
-    return write_full(*(int *)ctx, buf, len);
+    ssize_t n = write(*(int *)ctx, buf, len);
+    if (n < 0 && errno == EINTR)
+        return 0;
+    return n > 0 ? (long)n : -1;
 }
 
 static int serve_one(int fd)
 {
+    struct lab_io io = { tcp_read_some, tcp_write_some, &fd };
     struct lab_hdr h;
     static uint8_t buf[CHUNK];
     int one = 1;
 
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (read_full(fd, &h, sizeof(h)) || h.magic != LAB_MAGIC || h.size == 0) {
+    if (lab_read(&io, &h, sizeof(h)) || h.magic != LAB_MAGIC || h.size == 0) {
         fprintf(stderr, "lab-tcp: bad session header\n");
         return -1;
     }
-    if (h.mode == LAB_MODE_RR || h.mode == LAB_MODE_RRT)
-        return lab_rr_serve(&h, io_read, io_write, &fd, buf, CHUNK);
-    if (h.mode != LAB_MODE_BULK)
-        return -1;
-    uint64_t total = (uint64_t)h.size * h.count, got = 0, good = 0;
-    int ok = 1;
-    while (got < total) {
-        size_t want = total - got < CHUNK ? (size_t)(total - got) : CHUNK;
-        ssize_t n = read(fd, buf, want);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        for (ssize_t i = 0; i < n; i++)
-            if (buf[i] != lab_pattern(got + (uint64_t)i))
-                ok = 0;
-        got += (uint64_t)n;
-    }
-    good = ok ? got : 0;
-    return write_full(fd, &good, sizeof(good));
+    return lab_serve(&h, &io, buf, CHUNK);
 }
 
 static int server(int argc, char **argv)
@@ -166,32 +124,14 @@ static int client(int argc, char **argv)
     if (fd < 0)
         return 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (write_full(fd, &h, sizeof(h)))
+    struct lab_io io = { tcp_read_some, tcp_write_some, &fd };
+    if (lab_write(&io, &h, sizeof(h)))
         return 1;
     static uint8_t out[CHUNK], in[CHUNK];
-    if (h.mode != LAB_MODE_BULK) {
-        int rc = lab_rr_client("tcp", &h, io_write, io_read, &fd, out, in);
-        close(fd);
-        return rc;
-    }
-    uint64_t total = (uint64_t)h.size * h.count, sent = 0, verdict = 0;
-    double t0 = lab_now_us();
-    lab_span(0);
-    while (sent < total) {
-        size_t n = total - sent < CHUNK ? (size_t)(total - sent) : CHUNK;
-        for (size_t i = 0; i < n; i++)
-            out[i] = lab_pattern(sent + i);
-        if (write_full(fd, out, n))
-            return 1;
-        sent += n;
-    }
-    if (read_full(fd, &verdict, sizeof(verdict)))
-        return 1;
-    double us = lab_now_us() - t0;
-    lab_span(1);
-    lab_report_bulk("tcp", total, us, verdict == total);
+    int rc = h.mode == LAB_MODE_BULK ? lab_bulk_client("tcp", &h, &io, out, CHUNK)
+                                     : lab_rr_client("tcp", &h, &io, out, in);
     close(fd);
-    return verdict == total ? 0 : 1;
+    return rc;
 }
 
 int main(int argc, char **argv)

@@ -62,67 +62,22 @@ static void report_events(const char *role, int port)
     fflush(stdout);
 }
 
-static int vc_read_full(struct libxenvchan *vc, void *buf, size_t len)
+static long vc_read_some(void *ctx, void *buf, size_t len)
 {
-    uint8_t *p = buf;
-    while (len > 0) {
-        int n = libxenvchan_read(vc, p, len);
-        if (n < 0)
-            return -1;
-        if (n == 0 && !libxenvchan_is_open(vc))
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int vc_write_full(struct libxenvchan *vc, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-    while (len > 0) {
-        int n = libxenvchan_write(vc, p, len);
-        if (n < 0)
-            return -1;
-        if (n == 0 && !libxenvchan_is_open(vc))
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int io_read(void *ctx, void *buf, size_t len)
-{
-    return vc_read_full(ctx, buf, len);
-}
-
-static int io_write(void *ctx, void *buf, size_t len)
-{
-    return vc_write_full(ctx, buf, len);
-}
-
-static int serve_session(struct libxenvchan *vc, const struct lab_hdr *h)
-{
-    static uint8_t buf[CHUNK];
-    if (h->mode == LAB_MODE_RR || h->mode == LAB_MODE_RRT)
-        return lab_rr_serve(h, io_read, io_write, vc, buf, CHUNK);
-    if (h->mode != LAB_MODE_BULK)
+    struct libxenvchan *vc = ctx;
+    int n = libxenvchan_read(vc, buf, len);
+    if (n < 0 || (n == 0 && !libxenvchan_is_open(vc)))
         return -1;
-    uint64_t total = (uint64_t)h->size * h->count, got = 0, good;
-    int ok = 1;
-    while (got < total) {
-        size_t want = total - got < CHUNK ? (size_t)(total - got) : CHUNK;
-        int n = libxenvchan_read(vc, buf, want);
-        if (n < 0 || (n == 0 && !libxenvchan_is_open(vc)))
-            return -1;
-        for (int i = 0; i < n; i++)
-            if (buf[i] != lab_pattern(got + (uint64_t)i))
-                ok = 0;
-        got += (uint64_t)n;
-    }
-    good = ok ? got : 0;
-    return vc_write_full(vc, &good, sizeof(good));
+    return n;
+}
+
+static long vc_write_some(void *ctx, const void *buf, size_t len)
+{
+    struct libxenvchan *vc = ctx;
+    int n = libxenvchan_write(vc, buf, len);
+    if (n < 0 || (n == 0 && !libxenvchan_is_open(vc)))
+        return -1;
+    return n;
 }
 
 static int server(int argc, char **argv)
@@ -142,11 +97,13 @@ static int server(int argc, char **argv)
     vc->blocking = 1;
     printf("lab-vchan: serving at %s for domain %u\n", argv[1], peer);
     fflush(stdout);
+    struct lab_io io = { vc_read_some, vc_write_some, vc };
+    static uint8_t buf[CHUNK];
     int rc = 0;
     unsigned n = 0;
     for (;;) {
         struct lab_hdr h;
-        if (vc_read_full(vc, &h, sizeof(h))) {
+        if (lab_read(&io, &h, sizeof(h))) {
             if (n == 0) {
                 fprintf(stderr, "lab-vchan: closed before any session\n");
                 rc = 1;
@@ -160,7 +117,7 @@ static int server(int argc, char **argv)
         }
         if (h.mode == 0)
             break;
-        if (serve_session(vc, &h)) {
+        if (lab_serve(&h, &io, buf, CHUNK)) {
             fprintf(stderr, "lab-vchan: session %u failed\n", n);
             rc = 1;
             break;
@@ -188,27 +145,12 @@ static int run_session(struct libxenvchan *vc, const char *spec)
     }
     h.size = size;
     h.count = count;
-    if (vc_write_full(vc, &h, sizeof(h)))
+    struct lab_io io = { vc_read_some, vc_write_some, vc };
+    if (lab_write(&io, &h, sizeof(h)))
         return 1;
     static uint8_t out[CHUNK], in[CHUNK];
-    if (h.mode != LAB_MODE_BULK)
-        return lab_rr_client("vchan", &h, io_write, io_read, vc, out, in);
-    uint64_t total = (uint64_t)size * count, sent = 0, verdict = 0;
-    double t0 = lab_now_us();
-    lab_span(0);
-    while (sent < total) {
-        size_t n = total - sent < CHUNK ? (size_t)(total - sent) : CHUNK;
-        for (size_t i = 0; i < n; i++)
-            out[i] = lab_pattern(sent + i);
-        if (vc_write_full(vc, out, n))
-            return 1;
-        sent += n;
-    }
-    if (vc_read_full(vc, &verdict, sizeof(verdict)))
-        return 1;
-    lab_span(1);
-    lab_report_bulk("vchan", total, lab_now_us() - t0, verdict == total);
-    return verdict == total ? 0 : 1;
+    return h.mode == LAB_MODE_BULK ? lab_bulk_client("vchan", &h, &io, out, CHUNK)
+                                   : lab_rr_client("vchan", &h, &io, out, in);
 }
 
 static int client(int argc, char **argv)
@@ -233,7 +175,8 @@ static int client(int argc, char **argv)
     for (int i = 2; i < argc && rc == 0; i++)
         rc = run_session(vc, argv[i]);
     struct lab_hdr end = { .magic = LAB_MAGIC, .mode = 0 };
-    if (rc == 0 && vc_write_full(vc, &end, sizeof(end)))
+    struct lab_io io = { vc_read_some, vc_write_some, vc };
+    if (rc == 0 && lab_write(&io, &end, sizeof(end)))
         rc = 1;
     /* Let the server drain the end header before the rings go away. */
     for (int i = 0; i < 100 && libxenvchan_is_open(vc) == 1; i++)

@@ -111,18 +111,51 @@ static inline void lab_report_bulk(const char *transport, uint64_t bytes, double
     fflush(stdout);
 }
 
-/* Read or write exactly len bytes over the transport: 0, or -1. */
-typedef int (*lab_io_fn)(void *ctx, void *buf, size_t len);
+/* A transport: partial reads and writes, each returning how many bytes
+ * moved (0: none yet, try again) or < 0 once it failed or the peer left. */
+struct lab_io {
+    long (*read_some)(void *ctx, void *buf, size_t len);
+    long (*write_some)(void *ctx, const void *buf, size_t len);
+    void *ctx;
+};
+
+/* Read exactly len bytes: 0, or -1. */
+static inline int lab_read(const struct lab_io *io, void *buf, size_t len)
+{
+    uint8_t *p = buf;
+    while (len > 0) {
+        long n = io->read_some(io->ctx, p, len);
+        if (n < 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Write exactly len bytes: 0, or -1. */
+static inline int lab_write(const struct lab_io *io, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        long n = io->write_some(io->ctx, p, len);
+        if (n < 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
 
 /* Round trips, server side: echo `count` messages (rr), or until the
  * client marks its last one with byte 0 = 1 (rrt). */
-static inline int lab_rr_serve(const struct lab_hdr *h, lab_io_fn rd, lab_io_fn wr, void *ctx,
+static inline int lab_rr_serve(const struct lab_hdr *h, const struct lab_io *io,
                                uint8_t *buf, size_t cap)
 {
     if (h->size > cap)
         return -1;
     for (uint32_t i = 0; h->mode == LAB_MODE_RRT || i < h->count; i++) {
-        if (rd(ctx, buf, h->size) || wr(ctx, buf, h->size))
+        if (lab_read(io, buf, h->size) || lab_write(io, buf, h->size))
             return -1;
         if (h->mode == LAB_MODE_RRT && buf[0] == 1)
             break;
@@ -130,10 +163,70 @@ static inline int lab_rr_serve(const struct lab_hdr *h, lab_io_fn rd, lab_io_fn 
     return 0;
 }
 
+/* Bulk, receiving side: size * count bytes, each checked against
+ * lab_pattern(); the verdict sent back is that count if all matched, else
+ * 0.  0, or -1 if the transport failed. */
+static inline int lab_bulk_serve(const struct lab_hdr *h, const struct lab_io *io,
+                                 uint8_t *buf, size_t cap)
+{
+    uint64_t total = (uint64_t)h->size * h->count, got = 0, good;
+    int ok = 1;
+
+    while (got < total) {
+        size_t want = total - got < cap ? (size_t)(total - got) : cap;
+        long n = io->read_some(io->ctx, buf, want);
+        if (n < 0)
+            return -1;
+        for (long i = 0; i < n; i++)
+            if (buf[i] != lab_pattern(got + (uint64_t)i))
+                ok = 0;
+        got += (uint64_t)n;
+    }
+    good = ok ? got : 0;
+    return lab_write(io, &good, sizeof(good));
+}
+
+/* A session, server side (the header already read): 0, or -1. */
+static inline int lab_serve(const struct lab_hdr *h, const struct lab_io *io, uint8_t *buf,
+                            size_t cap)
+{
+    if (h->mode == LAB_MODE_RR || h->mode == LAB_MODE_RRT)
+        return lab_rr_serve(h, io, buf, cap);
+    if (h->mode == LAB_MODE_BULK)
+        return lab_bulk_serve(h, io, buf, cap);
+    return -1;
+}
+
+/* Bulk, sending side (the header already sent): the pattern in writes of
+ * up to `cap` bytes, then the receiver's verdict; prints the result.  0 if
+ * every byte arrived intact, else 1. */
+static inline int lab_bulk_client(const char *transport, const struct lab_hdr *h,
+                                  const struct lab_io *io, uint8_t *out, size_t cap)
+{
+    uint64_t total = (uint64_t)h->size * h->count, sent = 0, verdict = 0;
+    double t0 = lab_now_us();
+
+    lab_span(0);
+    while (sent < total) {
+        size_t n = total - sent < cap ? (size_t)(total - sent) : cap;
+        for (size_t i = 0; i < n; i++)
+            out[i] = lab_pattern(sent + i);
+        if (lab_write(io, out, n))
+            return 1;
+        sent += n;
+    }
+    if (lab_read(io, &verdict, sizeof(verdict)))
+        return 1;
+    lab_span(1);
+    lab_report_bulk(transport, total, lab_now_us() - t0, verdict == total);
+    return verdict == total ? 0 : 1;
+}
+
 /* Round trips, client side (the header already sent): `count` rounds, or
- * rounds for `count` seconds; every echo is checked; prints the result. */
-static inline int lab_rr_client(const char *transport, const struct lab_hdr *h, lab_io_fn wr,
-                                lab_io_fn rd, void *ctx, uint8_t *out, uint8_t *in)
+ * rounds for `count` seconds; every echo is checked; prints the result.
+ * 0, or 1. */
+static inline int lab_rr_client(const char *transport, const struct lab_hdr *h,
+                                const struct lab_io *io, uint8_t *out, uint8_t *in)
 {
     int timed = h->mode == LAB_MODE_RRT;
     size_t cap = timed ? 65536 : h->count, n = 0;
@@ -157,7 +250,7 @@ static inline int lab_rr_client(const char *transport, const struct lab_hdr *h, 
             out[0] = (uint8_t)n;
             last = n + 1 == h->count;
         }
-        if (wr(ctx, out, h->size) || rd(ctx, in, h->size)) {
+        if (lab_write(io, out, h->size) || lab_read(io, in, h->size)) {
             fprintf(stderr, "lab-%s: round %zu failed\n", transport, n);
             free(us);
             return 1;
