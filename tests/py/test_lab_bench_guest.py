@@ -596,7 +596,8 @@ def test_guest_helpers_share_the_toolkit_copy() -> None:
     text = (LAB_PKG / "guest-lib.sh").read_text()
     assert text == guest_helpers.GUEST_SH
     for fn in ("guest_cfg", "guest_create", "guest_finish", "run_guest", "guest_files",
-               "pair_start", "pair", "tell", "now_ms", "guest_result"):
+               "pair_start", "pair_up", "pair", "tell", "guest_tell", "guest_domid",
+               "guest_unpause", "now_ms", "guest_result"):
         assert f"\n{fn}() {{" in text, fn
 
 

@@ -57,3 +57,62 @@ def test_a_process_that_said_something_is_not_rerun(tmp_path: Path, how: str,
     rc, out, notes = _run(tmp_path, how)
     assert rc == status and "second-run" not in out
     assert notes == ""
+
+
+# ---- guest-lib.sh's dom0 steps between guests: the same rule ------------------
+
+GUEST_LIB = LIB.parent / "guest-lib.sh"
+
+# Each (command, first argument) faults the first time it runs, then logs
+# its arguments; `xl domid` answers 7.  BROKEN names one that fails for
+# good, saying why (as xl does for a domain that is not there).
+STUB = r"""#!/bin/sh
+[ "$1 $2" = "$BROKEN" ] && { echo "$1: $2: no such domain" >&2; exit 1; }
+m="$FAKE/ran-$(basename "$0")-$(echo "$1-$2" | tr / _)"
+if [ ! -f "$m" ]; then : >"$m"; kill -SEGV $$; fi
+echo "$(basename "$0") $*" >>"$FAKE/log"
+[ "$1" = domid ] && echo 7
+exit 0
+"""
+
+
+def _guest_steps(tmp_path: Path, body: str, broken: str = "") -> tuple[int, str, str, str]:
+    busybox = shutil.which("busybox")
+    if busybox is None:
+        pytest.skip("busybox not installed: cannot run guest-lib.sh as dom0 does")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for applet in ("sh", "wc", "head", "grep", "basename", "tr"):
+        (bindir / applet).symlink_to(busybox)
+    for tool in ("xl", "xenstore-write", "xenstore-chmod"):
+        (bindir / tool).write_text(STUB)
+        (bindir / tool).chmod(0o755)
+    script = f". {LIB}\nlab_log() {{ echo \"$*\"; }}\n. {GUEST_LIB}\n{body}\necho end\n"
+    env = {"PATH": str(bindir), "OUT": str(tmp_path), "FAKE": str(tmp_path),
+           "TMPDIR": str(tmp_path), "BROKEN": broken}
+    proc = subprocess.run([busybox, "sh", "-c", script], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    def read(name: str) -> str:
+        p = tmp_path / name
+        return p.read_text() if p.exists() else ""
+    return proc.returncode, proc.stdout, read("log"), read("retries") + read("reason")
+
+
+def test_guest_steps_rerun_an_xl_that_faulted_at_start_up(tmp_path: Path) -> None:
+    rc, out, log, notes = _guest_steps(
+        tmp_path, 'guest_domid g srv\necho "g=$g"\nguest_unpause srv cli\n'
+                  'guest_tell 7 ivcom-peer 9')
+    assert rc == 0 and "g=7" in out and out.rstrip().endswith("end"), out
+    # every step ran to completion exactly once, after one faulted start
+    assert log.splitlines() == ["xl domid srv", "xl unpause srv", "xl unpause cli",
+                                "xenstore-write /local/domain/7/data/ivcom-peer 9",
+                                "xenstore-chmod /local/domain/7/data/ivcom-peer n7"]
+    assert notes.count("died (status 139: Segmentation fault) before any output; re-ran it") == 5
+    assert "xl died" in notes and "xenstore-chmod died" in notes
+
+
+def test_a_guest_left_paused_fails_the_scenario_naming_it(tmp_path: Path) -> None:
+    rc, out, log, notes = _guest_steps(tmp_path, "guest_unpause srv cli", broken="unpause cli")
+    assert rc == 1 and "end" not in out
+    assert "xl unpause cli failed" in notes
+    assert "xl unpause srv" in log and "unpause cli" not in log

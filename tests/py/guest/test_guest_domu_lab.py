@@ -26,14 +26,12 @@ RUN_GUEST = GUEST_SH + r"""
 run_pair() {
     guest_cfg "$1" xdom "role=server rounds=$3"
     guest_create "$1" -p
-    sid=$(xl domid "$1") || lab_fail "$1 not created"
+    guest_domid sid "$1"
     guest_cfg "$2" xdom "role=client server=$sid"
     guest_create "$2" -p
-    cid=$(xl domid "$2") || lab_fail "$2 not created"
-    xenstore-write "/local/domain/$sid/data/ivcom-xdom-peer" "$cid"
-    xenstore-chmod "/local/domain/$sid/data/ivcom-xdom-peer" "n$sid"
-    xl unpause "$1"
-    xl unpause "$2"
+    guest_domid cid "$2"
+    guest_tell "$sid" ivcom-xdom-peer "$cid"
+    guest_unpause "$1" "$2"
     guest_finish "$1"
     guest_finish "$2"
     echo "$sid $cid" >"pair-$1.domids"

@@ -77,12 +77,12 @@ SCN_DOM0 = f"""
 # 1. ivcom-pingpong server in dom0, tiny pingpong client.
 guest_cfg d0ping pingpong "role=client peer=0 name=d0-pp count={DOM0_COUNT}"
 guest_create d0ping -p
-g=$(xl domid d0ping) || lab_fail "d0ping not created"
+guest_domid g d0ping
 echo "$g" >domid-d0ping
 lab_fault_rerun pp-server.out pp-server.err \\
     timeout 150 ivcom-pingpong -p "$g" -n d0-pp -t 60000 server &
 spid=$!
-xl unpause d0ping
+guest_unpause d0ping
 guest_finish d0ping
 wait $spid
 echo $? >pp-server.rc
@@ -90,7 +90,7 @@ echo $? >pp-server.rc
 # 2. tiny echo server, ivcom-pingpong client in dom0.
 guest_cfg d0echo echo "role=server peer=0 name=d0-echo"
 guest_create d0echo
-g=$(xl domid d0echo) || lab_fail "d0echo not created"
+guest_domid g d0echo
 echo "$g" >domid-d0echo
 lab_fault_rerun pp-client.json pp-client.err \\
     timeout 150 ivcom-pingpong -p "$g" -n d0-echo -c {DOM0_COUNT} -t 60000 -j client
@@ -100,11 +100,11 @@ guest_finish d0echo
 # 3. tiny source -> ivcom-stream sink (server) in dom0.
 guest_cfg d0src source "role=client peer=0 name=d0-st size={STREAM_SIZE} count={D0_STREAM_COUNT}"
 guest_create d0src -p
-g=$(xl domid d0src) || lab_fail "d0src not created"
+guest_domid g d0src
 lab_fault_rerun st-server.json st-server.err \\
     timeout 150 ivcom-stream -p "$g" -n d0-st -s {STREAM_SIZE} -t 60000 -j server &
 spid=$!
-xl unpause d0src
+guest_unpause d0src
 guest_finish d0src
 wait $spid
 echo $? >st-server.rc
@@ -112,7 +112,7 @@ echo $? >st-server.rc
 # 4. ivcom-stream source (client) in dom0 -> tiny sink.
 guest_cfg d0sink sink "role=server peer=0 name=d0-sk size={STREAM_SIZE} count={D0_STREAM_COUNT}"
 guest_create d0sink
-g=$(xl domid d0sink) || lab_fail "d0sink not created"
+guest_domid g d0sink
 lab_fault_rerun st-client.out st-client.err \\
     timeout 150 ivcom-stream -p "$g" -n d0-sk -s {STREAM_SIZE} -c {D0_STREAM_COUNT} -t 60000 client
 echo $? >st-client.rc
@@ -138,7 +138,7 @@ echo "$(( $(now_ms) - t0 ))" >dsink-detect-ms
 # 2. an ivcom-stream source in dom0 survives a destroyed tiny sink.
 guest_cfg dsink2 sink "role=server peer=0 name=d-st2 size=64"
 guest_create dsink2
-g=$(xl domid dsink2) || lab_fail "dsink2 not created"
+guest_domid g dsink2
 timeout 120 ivcom-stream -p "$g" -n d-st2 -s 64 -c 1000000000000 -t 60000 client \
     >dsrc0.out 2>dsrc0.err &
 spid=$!
@@ -158,7 +158,7 @@ SCN_HOSTILE = r"""
 # one honest message, then publishes an impossible producer index.
 guest_cfg hecho echo "role=server peer=0 name=hx"
 guest_create hecho
-g=$(xl domid hecho) || lab_fail "hecho not created"
+guest_domid g hecho
 echo "$g" >domid-hecho
 lab_offer_wait "$g" hx
 pres=/local/domain/0/data/ivcom-client/$g/hx
@@ -182,16 +182,16 @@ echo "$L" >domid-lx
 # is created paused: an offer may only name a domain that exists.
 guest_cfg lxping pingpong "role=client peer=$L name=lx-pp count={DOM0_COUNT}"
 guest_create lxping -p
-g=$(xl domid lxping) || lab_fail "lxping not created"
+guest_domid g lxping
 agent_start lx sn ivcom-pingpong -p "$g" -n lx-pp -t 60000 server
-xl unpause lxping
+guest_unpause lxping
 guest_finish lxping
 agent_wait lx "$sn" lx-pp.server 120
 echo $? >lx-pp.server.rc
 # 2. ivcom-stream source (client) in lx -> tiny sink.
 guest_cfg lxsink sink "role=server peer=$L name=lx-st size={STREAM_SIZE} count={D0_STREAM_COUNT}"
 guest_create lxsink
-g=$(xl domid lxsink) || lab_fail "lxsink not created"
+guest_domid g lxsink
 agent_start lx cn ivcom-stream -p "$g" -n lx-st -s {STREAM_SIZE} -c {D0_STREAM_COUNT} \\
     -t 60000 client
 agent_wait lx "$cn" lx-st.client 180
@@ -224,7 +224,7 @@ attack() {
 for mode in index header; do
     guest_cfg ht-$mode echo "role=server peer=$H name=hx-$mode"
     guest_create ht-$mode
-    g=$(xl domid ht-$mode) || lab_fail "ht-$mode not created"
+    guest_domid g "ht-$mode"
     lab_offer_wait "$g" "hx-$mode"
     attack "$g" "hx-$mode" "$mode" "tiny-$mode"
     guest_finish ht-$mode

@@ -83,36 +83,25 @@ run1() {
 xdom_pair() {
     cfg "$1" "$2" xdom "role=server rounds=$5"
     guest_create "$2" -p
-    sid=$(xl domid "$2") || lab_fail "$2 not created"
+    guest_domid sid "$2"
     cfg "$3" "$4" xdom "role=client server=$sid"
     guest_create "$4" -p
-    cid=$(xl domid "$4") || lab_fail "$4 not created"
-    xenstore-write "/local/domain/$sid/data/ivcom-xdom-peer" "$cid"
-    xenstore-chmod "/local/domain/$sid/data/ivcom-xdom-peer" "n$sid"
-    xl unpause "$2"
-    xl unpause "$4"
+    guest_domid cid "$4"
+    guest_tell "$sid" ivcom-xdom-peer "$cid"
+    guest_unpause "$2" "$4"
     guest_finish "$2"
     guest_finish "$4"
     echo "$sid $cid" >"domids-$2"
 }
 # ivcom_pair SKIND SERVER SAPP SEXTRA CKIND CLIENT CAPP CEXTRA: an IVCOM
-# server and client, each told the other's domid (guest-lib's pair, with
-# a kind per side).
+# server and client, each told the other's domid (guest-lib's pair_up,
+# with a kind per side).
 ivcom_pair() {
-    srv=$2 cli=$6
-    cfg "$1" "$srv" "$3" "$4"
-    guest_create "$srv" -p
-    sid=$(xl domid "$srv") || lab_fail "$srv not created"
-    cfg "$5" "$cli" "$7" "$8"
-    guest_create "$cli" -p
-    cid=$(xl domid "$cli") || lab_fail "$cli not created"
-    tell "$sid" "$cid"
-    tell "$cid" "$sid"
-    echo "$sid $cid" >"domids-$srv"
-    xl unpause "$srv"
-    xl unpause "$cli"
-    guest_finish "$cli"
-    guest_finish "$srv"
+    cfg "$1" "$2" "$3" "$4"
+    cfg "$5" "$6" "$7" "$8"
+    pair_up "$2" "$6"
+    guest_finish "$6"
+    guest_finish "$2"
 }
 diag() {
     xl dmesg >xl-dmesg.txt 2>&1
@@ -151,18 +140,18 @@ SCN_DOM0 = f"""
 # 1. ivcom-pingpong server in dom0, PVH pingpong client.
 cfg pvh d0ping pingpong "role=client peer=0 name=d0-pp count={DOM0_COUNT}"
 guest_create d0ping -p
-g=$(xl domid d0ping) || lab_fail "d0ping not created"
+guest_domid g d0ping
 timeout 150 ivcom-pingpong -p "$g" -n d0-pp -t 60000 server \\
     >pp-server.out 2>pp-server.err &
 spid=$!
-xl unpause d0ping
+guest_unpause d0ping
 guest_finish d0ping
 wait $spid
 echo $? >pp-server.rc
 # 2. PVH echo server, ivcom-pingpong client in dom0.
 cfg pvh d0echo echo "role=server peer=0 name=d0-echo"
 guest_create d0echo
-g=$(xl domid d0echo) || lab_fail "d0echo not created"
+guest_domid g d0echo
 timeout 150 ivcom-pingpong -p "$g" -n d0-echo -c {DOM0_COUNT} -t 60000 -j client \\
     >pp-client.json 2>pp-client.err
 echo $? >pp-client.rc

@@ -72,27 +72,52 @@ guest_files() {
     PATH=$G:$PATH
 }
 now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
+# guest_tell DOMID KEY VALUE: VALUE in the guest's data/KEY, readable by
+# that guest alone (xenstore-write and -chmod, each re-run once if it
+# faulted at start-up); fails the scenario if it cannot be written.
+guest_tell() {
+    local node=/local/domain/$1/data/$2
+    lab_fault_rerun /dev/null "${TMPDIR:-/tmp}/xs-write.err" xenstore-write "$node" "$3" &&
+        lab_fault_rerun /dev/null "${TMPDIR:-/tmp}/xs-chmod.err" xenstore-chmod "$node" "n$1" ||
+        lab_fail "cannot write dom$1's data/$2"
+}
 # tell DOMID PEER: the peer's domid in the guest's data/ivcom-peer.
 tell() {
-    xenstore-write "/local/domain/$1/data/ivcom-peer" "$2" &&
-        xenstore-chmod "/local/domain/$1/data/ivcom-peer" "n$1" ||
-        lab_fail "cannot tell dom$1 its peer"
+    guest_tell "$1" ivcom-peer "$2"
 }
-# pair_start S APP EXTRA C APP EXTRA: both created paused (the server
-# first: XenStore perms may only name existing domains), each told the
-# other's domid, then both unpaused.  Domids in domids-S.
-pair_start() {
-    guest_cfg "$1" "$2" "$3"
+# guest_domid VAR NAME: VAR set to the guest's domid (xl domid, re-run
+# once if it faulted at start-up); fails the scenario if there is none.
+guest_domid() {
+    lab_fault_rerun "${TMPDIR:-/tmp}/xl-domid-$2" "${TMPDIR:-/tmp}/xl-domid-$2.err" xl domid "$2" &&
+        read -r "$1" <"${TMPDIR:-/tmp}/xl-domid-$2" || lab_fail "$2 not created"
+}
+# guest_unpause NAME...: each guest unpaused (re-run once if xl faulted at
+# start-up: a guest left paused would look like one that hangs).
+guest_unpause() {
+    local n
+    for n in "$@"; do
+        lab_fault_rerun /dev/null "${TMPDIR:-/tmp}/xl-unpause-$n.err" xl unpause "$n" ||
+            lab_fail "xl unpause $n failed"
+    done
+}
+# pair_up S C: guests S and C, configured (S.cfg, C.cfg), created paused
+# (the server first: XenStore perms may only name existing domains), each
+# told the other's domid, then both unpaused.  Domids in domids-S.
+pair_up() {
     guest_create "$1" -p
-    sid=$(xl domid "$1") || lab_fail "$1 not created"
-    guest_cfg "$4" "$5" "$6"
-    guest_create "$4" -p
-    cid=$(xl domid "$4") || lab_fail "$4 not created"
+    guest_domid sid "$1"
+    guest_create "$2" -p
+    guest_domid cid "$2"
     tell "$sid" "$cid"
     tell "$cid" "$sid"
     echo "$sid $cid" >"domids-$1"
-    xl unpause "$1"
-    xl unpause "$4"
+    guest_unpause "$1" "$2"
+}
+# pair_start S APP EXTRA C APP EXTRA: pair_up with PV configs.
+pair_start() {
+    guest_cfg "$1" "$2" "$3"
+    guest_cfg "$4" "$5" "$6"
+    pair_up "$1" "$4"
 }
 # pair S APP EXTRA C APP EXTRA: pair_start, then both finished (client
 # first).
