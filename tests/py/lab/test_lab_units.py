@@ -111,6 +111,18 @@ def test_qemu_argv_escapes_commas(tmp_path):
     assert argv[argv.index("-cpu") + 1] == "max,-smap"
 
 
+def test_qemu_accel_is_multi_threaded_tcg_unless_told(tmp_path, monkeypatch):
+    from ivcom.lab.image import LabImage
+    img = LabImage("k", tmp_path, tmp_path / "xen", tmp_path / "vmlinuz", tmp_path / "d.cpio",
+                   "6.1")
+    monkeypatch.delenv("IVCOM_LAB_ACCEL", raising=False)
+    argv = LabRunner(img, status=None).qemu_argv("qemu", tmp_path)
+    assert argv[argv.index("-accel") + 1] == "tcg,thread=multi"
+    monkeypatch.setenv("IVCOM_LAB_ACCEL", "tcg,thread=single")
+    argv = LabRunner(img, status=None).qemu_argv("qemu", tmp_path)
+    assert argv[argv.index("-accel") + 1] == "tcg,thread=single"
+
+
 @pytest.mark.parametrize("rr,bulk", [("rr:64", "bulk:1:1"), ("bulk:64:10", "bulk:1:1"),
                                      ("rr:64:10", "rr:1:1"), ("rr:0:5", "bulk:1:1"),
                                      ("rr:99999:5", "bulk:1:1")])

@@ -30,6 +30,9 @@ from ivcom.lab.image import LabImage, build_root
 QEMU = "qemu-system-x86_64"
 
 LAB_CPU = "max,-smap"
+# Multi-threaded TCG: one host thread per vCPU.  IVCOM_LAB_ACCEL overrides
+# it (e.g. "tcg,thread=single" to tell TCG faults from the guests' own).
+LAB_ACCEL = "tcg,thread=multi"
 XEN_CMDLINE = ("console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 "
                "loglvl=warning guest_loglvl=warning")
 DOM0_CMDLINE = "console=hvc0 rdinit=/init loglevel=4"
@@ -209,7 +212,8 @@ class LabRunner:
             return str(p).replace(",", ",,")
 
         return [
-            exe, "-accel", "tcg,thread=multi", "-cpu", os.environ.get("IVCOM_LAB_CPU", LAB_CPU),
+            exe, "-accel", os.environ.get("IVCOM_LAB_ACCEL", LAB_ACCEL),
+            "-cpu", os.environ.get("IVCOM_LAB_CPU", LAB_CPU),
             "-smp", str(self.smp), "-m", str(self.memory_mib),
             "-nographic", "-no-reboot", "-nic", "none",
             "-kernel", str(self.image.xen), "-append", XEN_CMDLINE,
