@@ -131,7 +131,7 @@ static int server(int argc, char **argv)
     return rc;
 }
 
-static int run_session(struct libxenvchan *vc, const char *spec)
+static int run_session(const struct lab_io *io, const char *spec)
 {
     struct lab_hdr h = { .magic = LAB_MAGIC };
     char mode[8];
@@ -145,12 +145,11 @@ static int run_session(struct libxenvchan *vc, const char *spec)
     }
     h.size = size;
     h.count = count;
-    struct lab_io io = { vc_read_some, vc_write_some, vc };
-    if (lab_write(&io, &h, sizeof(h)))
+    if (lab_write(io, &h, sizeof(h)))
         return 1;
     static uint8_t out[CHUNK], in[CHUNK];
-    return h.mode == LAB_MODE_BULK ? lab_bulk_client("vchan", &h, &io, out, CHUNK)
-                                   : lab_rr_client("vchan", &h, &io, out, in);
+    return h.mode == LAB_MODE_BULK ? lab_bulk_client("vchan", &h, io, out, CHUNK)
+                                   : lab_rr_client("vchan", &h, io, out, in);
 }
 
 static int client(int argc, char **argv)
@@ -171,11 +170,11 @@ static int client(int argc, char **argv)
         return 1;
     }
     vc->blocking = 1;
+    struct lab_io io = { vc_read_some, vc_write_some, vc };
     int rc = 0;
     for (int i = 2; i < argc && rc == 0; i++)
-        rc = run_session(vc, argv[i]);
+        rc = run_session(&io, argv[i]);
     struct lab_hdr end = { .magic = LAB_MAGIC, .mode = 0 };
-    struct lab_io io = { vc_read_some, vc_write_some, vc };
     if (rc == 0 && lab_write(&io, &end, sizeof(end)))
         rc = 1;
     /* Let the server drain the end header before the rings go away. */
