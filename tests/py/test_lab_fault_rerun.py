@@ -5,6 +5,7 @@ is not (its failure stands)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -116,3 +117,79 @@ def test_a_guest_left_paused_fails_the_scenario_naming_it(tmp_path: Path) -> Non
     assert rc == 1 and "end" not in out
     assert "xl unpause cli failed" in notes
     assert "xl unpause srv" in log and "unpause cli" not in log
+
+
+# ---- trace-env.sh's `ivcom-trace rings -j` lister and its spare ----------------
+
+TRACE_ENV = LIB.parent / "trace-env.sh"
+
+# Stands in for python3 running the lister: ready, then waits for its go
+# file, then lists (or dies as $DIE_N says: "N:how", how being heap or said, or early:
+# dies at start-up, the first time).
+FAKE_PYTHON = r"""#!/bin/sh
+cat >/dev/null
+if [ "$DIE_N" = "$RINGS_N:early" ] && [ ! -f "$T/early" ]; then touch "$T/early"; kill -SEGV $$; fi
+echo $$ >"$T/pid-$RINGS_N"
+touch "$T/rings-ready-$RINGS_N"
+while [ ! -f "$T/rings-go-$RINGS_N" ]; do sleep 0.05; done
+case "$DIE_N" in
+    "$RINGS_N:heap") echo "malloc(): corrupted top size" >&2; kill -ABRT $$ ;;
+    "$RINGS_N:said") echo "ivcom-trace: cannot read ring" >&2; exit 1 ;;
+esac
+echo "[{\"lister\": $RINGS_N}]"
+"""
+
+
+def _rings(tmp_path: Path, die: str) -> tuple[int, str, str, str]:
+    busybox = shutil.which("busybox")
+    if busybox is None:
+        pytest.skip("busybox not installed: cannot run trace-env.sh's helpers as dom0 does")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for applet in ("sh", "wc", "head", "tail", "grep", "rm", "mv", "touch", "sleep", "cat",
+                   "kill"):
+        (bindir / applet).symlink_to(busybox)
+    (bindir / "python3").write_text(FAKE_PYTHON)
+    (bindir / "python3").chmod(0o755)
+    text = TRACE_ENV.read_text()
+    helpers = text[text.index("# ---- helpers of the trace scenarios"):]
+    # /tmp in the helpers is the dom0's; here a directory of the test's own
+    helpers = helpers.replace("/tmp/", f"{tmp_path}/t/")
+    (tmp_path / "t").mkdir()
+    script = (f". {LIB}\nlab_log() {{ echo \"$*\"; }}\n{helpers}\n"
+              "start_rings\ngo_rings\necho end\n")
+    env = {"PATH": str(bindir), "OUT": str(tmp_path), "DIE_N": die, "T": str(tmp_path / "t")}
+    proc = subprocess.run([busybox, "sh", "-c", script], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    # no lister is left behind, whatever happened
+    for pidfile in (tmp_path / "t").glob("pid-*"):
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(pidfile.read_text()), 0)
+    def read(name: str) -> str:
+        p = tmp_path / name
+        return p.read_text() if p.exists() else ""
+    return proc.returncode, read("rings.json"), read("retries"), read("reason")
+
+
+def test_rings_lister_lists_and_the_spare_is_stopped(tmp_path: Path) -> None:
+    rc, rings, retries, reason = _rings(tmp_path, "")
+    assert (rc, rings, retries, reason) == (0, '[{"lister": 1}]\n', "", "")
+
+
+def test_rings_lister_dying_silently_is_replaced_by_the_spare(tmp_path: Path) -> None:
+    rc, rings, retries, reason = _rings(tmp_path, "1:heap")
+    assert (rc, rings, reason) == (0, '[{"lister": 2}]\n', "")
+    assert ("ivcom-trace rings died before listing (status 134: malloc(): corrupted top size);"
+            " the spare lists") in retries
+
+
+def test_rings_lister_that_reports_an_error_fails_the_scenario(tmp_path: Path) -> None:
+    rc, _rings_json, retries, reason = _rings(tmp_path, "1:said")
+    assert rc == 1 and retries == ""
+    assert reason == "ivcom-trace rings -j: exit 1: ivcom-trace: cannot read ring\n"
+
+
+def test_rings_lister_dying_at_start_up_is_started_again(tmp_path: Path) -> None:
+    rc, rings, retries, reason = _rings(tmp_path, "2:early")
+    assert (rc, rings, reason) == (0, '[{"lister": 1}]\n', "")
+    assert "ivcom-trace rings died at start (status 139); starting it again" in retries

@@ -24,34 +24,43 @@ lab_retry_note() {
     lab_log "retry: $*"
 }
 
+# lab_died_silently STATUS OUT ERR: true if a process that exited with
+# STATUS was killed by a fault signal (SIGILL/ABRT/BUS/FPE/SEGV), or its
+# exec failed ("not found", 127), before it printed anything: under TCG a
+# process occasionally dies so (at start-up, and seen once in a Python
+# process waiting in a sleep loop).  "Anything" is OUT and ERR beyond the
+# shell's one line for the signal, and for SIGABRT glibc's one line on a
+# corrupt heap ("malloc(): corrupted top size"); our tools report their
+# own errors and exit 1, they never abort.
+lab_died_silently() {
+    local lines
+    case $1 in
+        127|132|134|135|136|139) ;;
+        *) return 1 ;;
+    esac
+    [ -s "$2" ] && return 1
+    lines=$(wc -l <"$3")
+    if [ "$1" -eq 134 ] && [ "$lines" -eq 2 ] &&
+        head -n 1 "$3" | grep -Eq '^(malloc|free|realloc|double free|corrupted)'
+    then
+        lines=1
+    fi
+    [ "$lines" -le 1 ]
+}
+
 # lab_fault_rerun OUT ERR COMMAND...: run COMMAND (stdout to OUT, stderr to
-# ERR); if a fault signal (SIGILL/ABRT/BUS/FPE/SEGV) killed it before it
-# printed anything, or its exec failed ("not found", 127), note it and run
-# it once more: under TCG a freshly started process occasionally faults at
-# start-up.  "Anything" is stdout and stderr beyond the shell's one line
-# for the signal, and for SIGABRT glibc's one line on a corrupt heap
-# ("malloc(): corrupted top size", seen under TCG before any output); our
-# tools report their own errors and exit 1, they never abort.  Returns its
-# status.
+# ERR); if it died silently (lab_died_silently), note it and run it once
+# more.  Returns its status.
 lab_fault_rerun() {
-    local out=$1 err=$2 rc lines
+    local out=$1 err=$2 rc
     shift 2
     "$@" >"$out" 2>"$err"
     rc=$?
-    case $rc in
-        127|132|134|135|136|139)
-            lines=$(wc -l <"$err")
-            if [ "$rc" -eq 134 ] && [ "$lines" -eq 2 ] &&
-                head -n 1 "$err" | grep -Eq '^(malloc|free|realloc|double free|corrupted)'
-            then
-                lines=1
-            fi
-            if [ ! -s "$out" ] && [ "$lines" -le 1 ]; then
-                lab_retry_note "$1 died (status $rc: $(head -n 1 "$err")) before any output; re-ran it"
-                "$@" >"$out" 2>"$err"
-                rc=$?
-            fi ;;
-    esac
+    if lab_died_silently "$rc" "$out" "$err"; then
+        lab_retry_note "$1 died (status $rc: $(head -n 1 "$err")) before any output; re-ran it"
+        "$@" >"$out" 2>"$err"
+        rc=$?
+    fi
     return $rc
 }
 

@@ -22,48 +22,72 @@ stamp() { echo "$1 $(cut -d' ' -f1 /proc/uptime)" >>timing; }
 # `ivcom-trace rings -j` >rings.json, its Python start-up (many seconds
 # under TCG) done before the client starts, so that the listing is taken
 # at a known point of the transfer whatever the load: start_rings, start
-# the client, go_rings.  A start-up that dies of a fault (as fresh
-# processes occasionally do under TCG) is started once more, and noted.
-start_rings() {
-    local i try=1 st
-    while :; do
-        rm -f /tmp/rings-go /tmp/rings-ready
-        python3 - >rings.json 2>rings.err <<'PY' &
+# the client, go_rings.  Two listers are started, the second a spare: a
+# lister that dies silently (lab_died_silently: as processes occasionally
+# do under TCG, at start-up or once seen waiting) is replaced by the spare,
+# and noted.
+_rings_spawn() {
+    rm -f "/tmp/rings-go-$1" "/tmp/rings-ready-$1"
+    RINGS_N=$1 python3 - >"rings-$1.json" 2>"rings-$1.err" <<'PY' &
 import os, sys, time
 from ivcom_trace import cli
+n = os.environ["RINGS_N"]
 cli.build_parser()  # every import done now
-open("/tmp/rings-ready", "w").close()
-while not os.path.exists("/tmp/rings-go"):
+open(f"/tmp/rings-ready-{n}", "w").close()
+while not os.path.exists(f"/tmp/rings-go-{n}"):
     time.sleep(0.05)
 sys.exit(cli.main(["rings", "-j"]))
 PY
-        rgpid=$!
-        i=0
-        until [ -f /tmp/rings-ready ]; do
-            if ! kill -0 "$rgpid" 2>/dev/null; then
-                wait "$rgpid"
+    eval "rgpid$1=\$!"
+}
+# _rings_fail REASON: stop the listers still there, then lab_fail.
+_rings_fail() {
+    kill "$rgpid1" "$rgpid2" 2>/dev/null
+    wait "$rgpid1" "$rgpid2" 2>/dev/null
+    lab_fail "$*"
+}
+start_rings() {
+    local n pid i st again
+    _rings_spawn 1
+    _rings_spawn 2
+    for n in 1 2; do
+        i=0 again=1
+        until [ -f "/tmp/rings-ready-$n" ]; do
+            eval "pid=\$rgpid$n"
+            if ! kill -0 "$pid" 2>/dev/null; then
+                wait "$pid"
                 st=$?
-                case $st in
-                    132|134|135|136|139)
-                        if [ $try -eq 1 ]; then
-                            lab_retry_note "ivcom-trace rings died at start (status $st); starting it again"
-                            try=2
-                            continue 2
-                        fi ;;
-                esac
-                lab_fail "ivcom-trace rings died (status $st): $(tail -n 1 rings.err)"
+                if [ $again -eq 1 ] && lab_died_silently "$st" "rings-$n.json" "rings-$n.err"; then
+                    lab_retry_note "ivcom-trace rings died at start (status $st); starting it again"
+                    _rings_spawn "$n"
+                    i=0 again=0
+                    continue
+                fi
+                _rings_fail "ivcom-trace rings died (status $st): $(tail -n 1 "rings-$n.err")"
             fi
             i=$((i + 1))
-            [ $i -gt 600 ] && lab_fail "ivcom-trace rings: not ready after 120s"
+            [ $i -gt 600 ] && _rings_fail "ivcom-trace rings: not ready after 120s"
             sleep 0.2
         done
-        return 0
     done
 }
 go_rings() {
-    touch /tmp/rings-go
-    wait "$rgpid"
+    touch /tmp/rings-go-1
+    wait "$rgpid1"
     rc=$?
+    if lab_died_silently "$rc" rings-1.json rings-1.err; then
+        lab_retry_note "ivcom-trace rings died before listing (status $rc: $(head -n 1 rings-1.err)); the spare lists"
+        touch /tmp/rings-go-2
+        wait "$rgpid2"
+        rc=$?
+        mv rings-2.json rings.json
+        mv rings-2.err rings.err
+    else
+        kill "$rgpid2" 2>/dev/null
+        wait "$rgpid2" 2>/dev/null
+        mv rings-1.json rings.json
+        mv rings-1.err rings.err
+    fi
     [ $rc -eq 0 ] || lab_fail "ivcom-trace rings -j: exit $rc: $(tail -n 1 rings.err)"
 }
 
