@@ -28,16 +28,14 @@ def require_qemu() -> None:
 def boot(image: LabImage | Callable[[], LabImage], scenarios: Iterable[Scenario], *,
          tag: str, timeout_s: float, scenario_timeout: float,
          env: dict[str, str] | None = None,
-         files: dict[str, Path] | None = None,
-         hvm: bool = True) -> tuple[LabImage, BootResult]:
+         files: dict[str, Path] | None = None) -> tuple[LabImage, BootResult]:
     """Build the image (when given a builder) and boot it once; the boot's
-    limit is $IVCOM_LAB_TIMEOUT if set, else `timeout_s`.  hvm=False: the
-    scenarios create PV guests only (LabRunner's hvm)."""
+    limit is $IVCOM_LAB_TIMEOUT if set, else `timeout_s`."""
     require_qemu()
     try:
         img = image() if callable(image) else image
         runner = LabRunner(img, timeout=float(os.environ.get("IVCOM_LAB_TIMEOUT", timeout_s)),
-                           scenario_timeout=scenario_timeout, status=print, hvm=hvm)
+                           scenario_timeout=scenario_timeout, status=print)
         res = runner.boot(scenarios, tag=tag, env=env, files=files)
     except QemuUnavailable as exc:
         pytest.skip(f"Xen lab unavailable: {exc}")

@@ -79,7 +79,6 @@ def domu_run(guest_images: Path) -> DomuRun:
         pytest.skip(f"the lab runner (ivcom.lab) is not importable: {exc}")
     _, res = labboot.boot(lambda: build_image(standard_payload(), log=True),
                           [Scenario("guest-domu", scenario_script(guest_images))], tag="guest",
-                          hvm=False,
                           timeout_s=400, scenario_timeout=240.0)
     scn = res.scenarios.get("guest-domu")
     assert scn is not None, f"scenario did not run (log {res.log})"

@@ -318,8 +318,7 @@ def run(guest_images: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
 
     scns = [Scenario(name, PRELUDE + body) for name, body in SCENARIOS.items()]
     _, res = labboot.boot(lambda: build_image(ivcom_payload(), log=True), scns,
-                          tag="guest-ivcom", hvm=False, timeout_s=900, scenario_timeout=200.0,
-                          files=files)
+                          tag="guest-ivcom", timeout_s=900, scenario_timeout=200.0, files=files)
     return Run.of(res, SCENARIOS)
 
 

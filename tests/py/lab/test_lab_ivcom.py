@@ -61,8 +61,7 @@ def ivlab() -> IvcomLab:
     # The comparison (scn-ivcom-bench) is `make bench`'s: speed is not
     # asserted here.
     _, res = labboot.boot(lambda: build_image(ivcom_payload(), log=True),
-                          [Scenario.builtin("ivcom")], tag="pytest-ivcom", hvm=False,
-                          timeout_s=1500,
+                          [Scenario.builtin("ivcom")], tag="pytest-ivcom", timeout_s=1500,
                           scenario_timeout=900.0, env=BENCH_ENV)
     return IvcomLab(res)
 

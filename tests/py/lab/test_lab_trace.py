@@ -84,7 +84,6 @@ def tlab() -> TraceLab:
     # 2-3 times as long.
     image, res = labboot.boot(lambda: build_image(payload, flavour="trace", log=True),
                               [Scenario.builtin(n) for n in SCENARIOS], tag="pytest-trace",
-                              hvm=False,
                               timeout_s=1200, scenario_timeout=400.0)
     print(f"ivcom lab: trace image dom0 ready after {res.dom0_ready_s}s, boot {res.seconds:.0f}s")
     return TraceLab(image, res, note)

@@ -111,19 +111,6 @@ def test_qemu_argv_escapes_commas(tmp_path):
     assert argv[argv.index("-cpu") + 1] == "max,-smap"
 
 
-def test_a_pv_only_boot_has_no_svm_unless_told(tmp_path, monkeypatch):
-    from ivcom.lab.image import LabImage
-    img = LabImage("k", tmp_path, tmp_path / "xen", tmp_path / "vmlinuz", tmp_path / "d.cpio",
-                   "6.1")
-    monkeypatch.delenv("IVCOM_LAB_CPU", raising=False)
-    argv = LabRunner(img, status=None, hvm=False).qemu_argv("qemu", tmp_path)
-    assert argv[argv.index("-cpu") + 1] == "max,-smap,-svm"
-    monkeypatch.setenv("IVCOM_LAB_CPU", "max,-smap,-pcid")
-    for hvm in (True, False):
-        argv = LabRunner(img, status=None, hvm=hvm).qemu_argv("qemu", tmp_path)
-        assert argv[argv.index("-cpu") + 1] == "max,-smap,-pcid"
-
-
 def test_qemu_accel_is_multi_threaded_tcg_unless_told(tmp_path, monkeypatch):
     from ivcom.lab.image import LabImage
     img = LabImage("k", tmp_path, tmp_path / "xen", tmp_path / "vmlinuz", tmp_path / "d.cpio",

@@ -35,7 +35,7 @@ def run_baseline(rr: str = "rr:64:1000", bulk: str = "bulk:65536:1024",
     if int(rr.split(":")[1]) > 16384:
         raise LabError("round-trip size is limited to 16384 bytes", exit_code=2)
     runner = LabRunner(build_image(standard_payload()), timeout=timeout,
-                       scenario_timeout=timeout - 60, status=None, hvm=False)
+                       scenario_timeout=timeout - 60, status=None)
     res = runner.boot([Scenario.builtin("baseline")], tag="baseline",
                       env={"BASE_RR": rr, "BASE_BULK": bulk})
     s = res.scenarios["baseline"]

@@ -143,7 +143,7 @@ def run(log: Callable[[str], None], quick: bool = False, *,
     files = guest_files(log)
     log("lab: building (or reusing) the lab image")
     image = build_image(ivcom_payload())
-    runner = LabRunner(image, timeout=840.0 + GUEST_BOOT_S, scenario_timeout=780.0, hvm=False,
+    runner = LabRunner(image, timeout=840.0 + GUEST_BOOT_S, scenario_timeout=780.0,
                        status=lambda m: log(m.removeprefix("ivcom lab: ")))
     log("lab: IVCOM vs netfront TCP vs libxenvchan between two PV domUs, then the tiny "
         f"guest ({'quick' if quick else 'full'} plan)")

@@ -30,12 +30,6 @@ from ivcom.lab.image import LabImage, build_root
 QEMU = "qemu-system-x86_64"
 
 LAB_CPU = "max,-smap"
-# A boot that creates no HVM or PVH guest runs without SVM (LabRunner's
-# hvm=False): Xen then switches PV vCPUs' segment state without VMLOAD,
-# and dom0's processes no longer fault now and then under TCG (720 PV
-# guests' worth of dom0 commands: 3 faults with SVM, none without).
-# IVCOM_LAB_CPU overrides either.
-LAB_CPU_PV = LAB_CPU + ",-svm"
 # Multi-threaded TCG: one host thread per vCPU.  IVCOM_LAB_ACCEL overrides
 # it (e.g. "tcg,thread=single" to tell TCG faults from the guests' own).
 LAB_ACCEL = "tcg,thread=multi"
@@ -193,16 +187,13 @@ class _Console(threading.Thread):
 
 
 class LabRunner:
-    """Boot the lab image and run scenarios; one QEMU per `boot()` call.
-    hvm=False: the scenarios create PV guests only, and the CPU has no SVM
-    (LAB_CPU_PV)."""
+    """Boot the lab image and run scenarios; one QEMU per `boot()` call."""
 
     def __init__(self, image: LabImage, *, timeout: float = 600.0,
                  scenario_timeout: float = 300.0, memory_mib: int = 3072, smp: int = 2,
                  retry: bool = True, echo: Callable[[str], None] | None = None,
-                 status: Callable[[str], None] | None = print, hvm: bool = True) -> None:
+                 status: Callable[[str], None] | None = print) -> None:
         self.image = image
-        self.hvm = hvm
         self.timeout = timeout
         self.scenario_timeout = scenario_timeout
         self.memory_mib = memory_mib
@@ -222,7 +213,7 @@ class LabRunner:
 
         return [
             exe, "-accel", os.environ.get("IVCOM_LAB_ACCEL", LAB_ACCEL),
-            "-cpu", os.environ.get("IVCOM_LAB_CPU", LAB_CPU if self.hvm else LAB_CPU_PV),
+            "-cpu", os.environ.get("IVCOM_LAB_CPU", LAB_CPU),
             "-smp", str(self.smp), "-m", str(self.memory_mib),
             "-nographic", "-no-reboot", "-nic", "none",
             "-kernel", str(self.image.xen), "-append", XEN_CMDLINE,
