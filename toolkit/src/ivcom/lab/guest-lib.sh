@@ -35,7 +35,11 @@ guest_create() {
     done
 }
 # guest_finish NAME: wait for the result line and for the guest to shut
-# itself down; keep its console log (CRs stripped).
+# itself down (GUEST_GONE_WAIT tenths of 2 s, default 20 s); keep its
+# console log (CRs stripped).  A guest still there is noted in
+# still-running and destroyed, unless it is in the shutdown state: then it
+# did shut itself down and only its reaper (the `xl create` that started
+# it, which can die under TCG) is gone; that is noted as a retry.
 guest_finish() {
     name=$1
     log=$CONSOLE_DIR/guest-$name.log
@@ -45,12 +49,15 @@ guest_finish() {
         t=$((t + 1))
     done
     t=0
-    while [ $t -lt 100 ] && xl list "$name" >/dev/null 2>&1; do
+    while [ $t -lt "${GUEST_GONE_WAIT:-100}" ] && xl list "$name" >/dev/null 2>&1; do
         sleep 0.2
         t=$((t + 1))
     done
     if xl list "$name" >/dev/null 2>&1; then
-        echo "$name" >>still-running
+        case $(xl list "$name" 2>/dev/null | awk -v n="$name" '$1 == n { print $5 }') in
+            *s*) lab_retry_note "$name shut itself down but nothing reaped it (its xl create is gone); destroyed it" ;;
+            *) echo "$name" >>still-running ;;
+        esac
         xl destroy "$name" >/dev/null 2>&1
     fi
     tr -d '\r' <"$log" >"console-$name.log" 2>/dev/null
