@@ -35,7 +35,7 @@ guest_create() {
     done
 }
 # guest_finish NAME: wait for the result line and for the guest to shut
-# itself down (GUEST_GONE_WAIT tenths of 2 s, default 20 s); keep its
+# itself down (GUEST_GONE_WAIT steps of 0.2 s, default 100); keep its
 # console log (CRs stripped).  A guest still there is noted in
 # still-running and destroyed, unless it is in the shutdown state: then it
 # did shut itself down and only its reaper (the `xl create` that started
