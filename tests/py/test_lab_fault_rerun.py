@@ -25,10 +25,44 @@ FIRST_FAILS = {
 }
 
 
-def _run(tmp_path: Path, how: str) -> tuple[int, str, str]:
+def _busybox(what: str) -> str:
+    """busybox's path, or skip: WHAT is run as dom0 runs it."""
     busybox = shutil.which("busybox")
     if busybox is None:
-        pytest.skip("busybox not installed: cannot run lib.sh as dom0 does")
+        pytest.skip(f"busybox not installed: cannot run {what} as dom0 does")
+    return busybox
+
+
+def _sandbox(tmp_path: Path, what: str, applets: tuple[str, ...],
+             tools: dict[str, str]) -> str:
+    """A bin/ under tmp_path with busybox's APPLETS and the TOOLS (name ->
+    script) dom0 would have; returns busybox's path."""
+    busybox = _busybox(what)
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for applet in applets:
+        (bindir / applet).symlink_to(busybox)
+    for name, text in tools.items():
+        (bindir / name).write_text(text)
+        (bindir / name).chmod(0o755)
+    return busybox
+
+
+def _sh(busybox: str, tmp_path: Path, script: str, env: dict[str, str]
+        ) -> subprocess.CompletedProcess[str]:
+    """SCRIPT under busybox sh in tmp_path, PATH the sandbox's bin/."""
+    return subprocess.run([busybox, "sh", "-c", script], cwd=tmp_path,
+                          env={"PATH": str(tmp_path / "bin"), "OUT": str(tmp_path), **env},
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def _read(d: Path, name: str) -> str:
+    p = d / name
+    return p.read_text() if p.exists() else ""
+
+
+def _run(tmp_path: Path, how: str) -> tuple[int, str, str]:
+    busybox = _busybox("lib.sh")
     tool = tmp_path / "tool.sh"
     tool.write_text("if [ -f marker ]; then echo second-run; exit 0; fi\n"
                     f"touch marker\n{FIRST_FAILS[how]}\n")
@@ -40,8 +74,7 @@ def _run(tmp_path: Path, how: str) -> tuple[int, str, str]:
                           capture_output=True, text=True, timeout=60, check=False)
     assert "rc=" in proc.stdout, proc.stderr
     rc = int(proc.stdout.rsplit("rc=", 1)[1].split()[0])
-    notes = (tmp_path / "retries").read_text() if (tmp_path / "retries").exists() else ""
-    return rc, (tmp_path / "out.txt").read_text(), notes
+    return rc, (tmp_path / "out.txt").read_text(), _read(tmp_path, "retries")
 
 
 @pytest.mark.parametrize("how", ["segv", "heap"])
@@ -80,25 +113,13 @@ exit 0
 
 
 def _guest_steps(tmp_path: Path, body: str, broken: str = "") -> tuple[int, str, str, str]:
-    busybox = shutil.which("busybox")
-    if busybox is None:
-        pytest.skip("busybox not installed: cannot run guest-lib.sh as dom0 does")
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    for applet in ("sh", "wc", "head", "grep", "basename", "tr"):
-        (bindir / applet).symlink_to(busybox)
-    for tool in ("xl", "xenstore-write", "xenstore-chmod"):
-        (bindir / tool).write_text(STUB)
-        (bindir / tool).chmod(0o755)
+    busybox = _sandbox(tmp_path, "guest-lib.sh", ("sh", "wc", "head", "grep", "basename", "tr"),
+                       dict.fromkeys(("xl", "xenstore-write", "xenstore-chmod"), STUB))
     script = f". {LIB}\nlab_log() {{ echo \"$*\"; }}\n. {GUEST_LIB}\n{body}\necho end\n"
-    env = {"PATH": str(bindir), "OUT": str(tmp_path), "FAKE": str(tmp_path),
-           "TMPDIR": str(tmp_path), "BROKEN": broken}
-    proc = subprocess.run([busybox, "sh", "-c", script], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
-    def read(name: str) -> str:
-        p = tmp_path / name
-        return p.read_text() if p.exists() else ""
-    return proc.returncode, proc.stdout, read("log"), read("retries") + read("reason")
+    proc = _sh(busybox, tmp_path, script,
+               {"FAKE": str(tmp_path), "TMPDIR": str(tmp_path), "BROKEN": broken})
+    return (proc.returncode, proc.stdout, _read(tmp_path, "log"),
+            _read(tmp_path, "retries") + _read(tmp_path, "reason"))
 
 
 def test_guest_steps_rerun_an_xl_that_faulted_at_start_up(tmp_path: Path) -> None:
@@ -143,16 +164,9 @@ echo "[{\"lister\": $RINGS_N}]"
 
 
 def _rings(tmp_path: Path, die: str) -> tuple[int, str, str, str]:
-    busybox = shutil.which("busybox")
-    if busybox is None:
-        pytest.skip("busybox not installed: cannot run trace-env.sh's helpers as dom0 does")
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    for applet in ("sh", "wc", "head", "tail", "grep", "rm", "mv", "touch", "sleep", "cat",
-                   "kill"):
-        (bindir / applet).symlink_to(busybox)
-    (bindir / "python3").write_text(FAKE_PYTHON)
-    (bindir / "python3").chmod(0o755)
+    busybox = _sandbox(tmp_path, "trace-env.sh's helpers",
+                       ("sh", "wc", "head", "tail", "grep", "rm", "mv", "touch", "sleep", "cat",
+                        "kill"), {"python3": FAKE_PYTHON})
     text = TRACE_ENV.read_text()
     helpers = text[text.index("# ---- helpers of the trace scenarios"):]
     # /tmp in the helpers is the dom0's; here a directory of the test's own
@@ -160,11 +174,9 @@ def _rings(tmp_path: Path, die: str) -> tuple[int, str, str, str]:
     (tmp_path / "t").mkdir()
     script = (f". {LIB}\nlab_log() {{ echo \"$*\"; }}\n{helpers}\n"
               "start_rings\ngo_rings\necho end\n")
-    env = {"PATH": str(bindir), "OUT": str(tmp_path), "DIE_N": die, "T": str(tmp_path / "t")}
     left: list[int] = []
     try:
-        proc = subprocess.run([busybox, "sh", "-c", script], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=60, check=False)
+        proc = _sh(busybox, tmp_path, script, {"DIE_N": die, "T": str(tmp_path / "t")})
     finally:
         for pidfile in (tmp_path / "t").glob("pid-*"):
             with contextlib.suppress(ProcessLookupError):
@@ -172,10 +184,8 @@ def _rings(tmp_path: Path, die: str) -> tuple[int, str, str, str]:
                 left.append(int(pidfile.read_text()))
     # no lister is left behind, whatever happened
     assert not left, f"listers left running: {left}"
-    def read(name: str) -> str:
-        p = tmp_path / name
-        return p.read_text() if p.exists() else ""
-    return proc.returncode, read("rings.json"), read("retries"), read("reason")
+    return (proc.returncode, _read(tmp_path, "rings.json"), _read(tmp_path, "retries"),
+            _read(tmp_path, "reason"))
 
 
 def test_rings_lister_lists_and_the_spare_is_stopped(tmp_path: Path) -> None:
@@ -217,32 +227,20 @@ esac
                                           ("r-----", False)])
 def test_guest_finish_tells_an_unreaped_shutdown_from_a_running_guest(
         tmp_path: Path, state: str, reaped: bool) -> None:
-    busybox = shutil.which("busybox")
-    if busybox is None:
-        pytest.skip("busybox not installed: cannot run guest-lib.sh as dom0 does")
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    for applet in ("sh", "grep", "awk", "tr", "head", "sleep"):
-        (bindir / applet).symlink_to(busybox)
-    (bindir / "xl").write_text(XL_LISTING)
-    (bindir / "xl").chmod(0o755)
+    busybox = _sandbox(tmp_path, "guest-lib.sh", ("sh", "grep", "awk", "tr", "head", "sleep"),
+                       {"xl": XL_LISTING})
     consoles = tmp_path / "consoles"
     consoles.mkdir()
     (consoles / "guest-g1.log").write_text("ivcom-guest: result: SUCCESS echo: done\r\n")
     script = (f". {LIB}\nlab_log() {{ echo \"$*\"; }}\nCONSOLE_DIR={consoles}\n"
               f". {GUEST_LIB}\nguest_finish g1\necho end\n")
-    env = {"PATH": str(bindir), "OUT": str(tmp_path), "FAKE": str(tmp_path),
-           "STATE": state, "GUEST_GONE_WAIT": "2"}
-    proc = subprocess.run([busybox, "sh", "-c", script], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    proc = _sh(busybox, tmp_path, script,
+               {"FAKE": str(tmp_path), "STATE": state, "GUEST_GONE_WAIT": "2"})
     assert proc.returncode == 0 and proc.stdout.rstrip().endswith("end"), proc.stderr
-    def read(name: str) -> str:
-        p = tmp_path / name
-        return p.read_text() if p.exists() else ""
-    assert read("log") == "xl destroy g1\n"
-    assert read("console-g1.log") == "ivcom-guest: result: SUCCESS echo: done\n"
+    assert _read(tmp_path, "log") == "xl destroy g1\n"
+    assert _read(tmp_path, "console-g1.log") == "ivcom-guest: result: SUCCESS echo: done\n"
     if reaped:
-        assert read("still-running") == ""
-        assert "g1 shut itself down but nothing reaped it" in read("retries")
+        assert _read(tmp_path, "still-running") == ""
+        assert "g1 shut itself down but nothing reaped it" in _read(tmp_path, "retries")
     else:
-        assert read("still-running") == "g1\n" and read("retries") == ""
+        assert _read(tmp_path, "still-running") == "g1\n" and _read(tmp_path, "retries") == ""
