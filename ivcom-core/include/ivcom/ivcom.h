@@ -137,6 +137,27 @@ int  ivcom_peer_domid(const struct ivcom_chan *ch);
 int  ivcom_local_port(const struct ivcom_chan *ch);
 const char *ivcom_strerror(int err);
 
+/* One ring's indexes as this side sees them, for a report about a fault
+ * (a payload that failed its check): a recurrence then tells a ring fault
+ * (indexes that disagree) from a memory fault (indexes that agree). */
+struct ivcom_ring_debug {
+    uint32_t size;          /* ring bytes */
+    uint32_t pvt;           /* our index, private (ahead of published while
+                               a record or span is open, or in a batch) */
+    uint32_t published;     /* our index as last published */
+    uint32_t peer;          /* the peer's index as last validated */
+    uint32_t pending;       /* bytes of the reserved/peeked record or span */
+    uint32_t prod, cons;    /* the shared indexes, each read once now and
+                               not validated */
+    uint32_t offset;        /* pvt & (size - 1): where the reserved/peeked
+                               record starts; after a copy-API call, where
+                               the last one ended */
+};
+
+/* rx != 0: the ring we receive on, else the one we send on.  0, -EINVAL,
+ * or -ENOTCONN before the rings exist. */
+int ivcom_debug_ring(const struct ivcom_chan *ch, int rx, struct ivcom_ring_debug *out);
+
 #ifdef __cplusplus
 }
 #endif
