@@ -1,4 +1,4 @@
-"""atheris harness for the ring layout decoders (toolkit/src/ivcom/layouts.py).
+"""atheris harness for the ring layout decoders (toolkit/src/ivcom/layouts/).
 
     python tests/fuzz/py/fuzz_layouts.py NEW_CORPUS_DIR tests/fuzz/corpus/layouts \
         -atheris_runs=100000

@@ -1,7 +1,7 @@
 """The construct twins match the C structs, offset for offset.
 
 Compiles ivcom-core/tools/ivcom-layout.c with the system compiler and checks
-every field it prints against toolkit/src/ivcom/layouts.py, both ways."""
+every field it prints against toolkit/src/ivcom/layouts/, both ways."""
 
 from __future__ import annotations
 
