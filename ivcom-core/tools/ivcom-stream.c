@@ -6,8 +6,12 @@
  *           then waits until the sink has read it all (ivcom_flush); with
  *           --json it reports bytes, seconds and its TSC span too.
  *   server (sink):   receives into a buffer until the client closes,
- *           checks every sequence number; reports bytes, seconds, events.
+ *           checks the sequence number at both ends of every message (or
+ *           write); reports bytes, seconds, events.
+ * The payload convention (shared with the tiny guest's source and sink)
+ * is seqcheck.h's.
  */
+#include "seqcheck.h"
 #include "tool.h"
 
 static const char usage[] =
@@ -22,8 +26,9 @@ static const char usage[] =
     "  -o, --order N        ring order, log2 bytes (server; default 16)\n"
     "  -w, --spin US / -l, --poll / -t, --timeout MS / -P, --platform / -j\n";
 
-/* Each message (or write) carries its sequence number in its first 8
- * bytes; the sink checks them, so reordering, loss or duplication fails. */
+/* Each message (or write) carries its sequence number at both ends
+ * (seqcheck.h); the sink checks them, so reordering, loss, duplication or
+ * a torn payload fails. */
 static void source(struct ivcom_chan *ch, const struct tool_opts *o)
 {
     unsigned char *buf = malloc(o->size > 8 ? o->size : 8);
@@ -35,10 +40,10 @@ static void source(struct ivcom_chan *ch, const struct tool_opts *o)
 
     if (!buf)
         tool_die(1, "out of memory");
-    memset(buf, 0xa5, o->size > 8 ? o->size : 8);
+    seq_fill(buf, o->size);
     tool_deadline_start(&dl, o);
     for (i = 0; i < (unsigned long long)o->count && !tool_deadline_passed(&dl); i++) {
-        memcpy(buf, &i, o->size < 8 ? o->size : 8);
+        seq_stamp(buf, o->size, i);
         if (o->params.mode == IVCOM_MODE_MESSAGE) {
             void *dst;
             int err = ivcom_msg_reserve(ch, o->size, &dst, o->timeout_ms);
@@ -72,29 +77,27 @@ static void source(struct ivcom_chan *ch, const struct tool_opts *o)
                (unsigned long long)tsc1);
 }
 
-/* What a message that failed its sequence check held: its first 16 bytes
- * and how many bytes after the sequence number differ from the sources'
- * 0xa5 fill (stale record of another lap vs. bytes from elsewhere). */
-static const char *describe(const unsigned char *buf, size_t n)
+/* A payload that failed its sequence check: the one line that says what
+ * it held and where it lay in the ring (seq_describe), then exit 1. */
+static void out_of_sequence(struct ivcom_chan *ch, const struct tool_opts *o, uint64_t seq,
+                            const unsigned char *buf, size_t n)
 {
-    static char out[96];
-    size_t i, bad = 0, w = 0;
+    int msg = o->params.mode == IVCOM_MODE_MESSAGE;
+    struct ivcom_ring_debug d;
+    int derr = ivcom_debug_ring(ch, 1, &d);
+    char line[512];
 
-    for (i = 0; i < n && i < 16; i++)
-        w += (size_t)snprintf(out + w, sizeof(out) - w, "%02x", buf[i]);
-    for (i = 8; i < n; i++)
-        bad += buf[i] != 0xa5;
-    snprintf(out + w, sizeof(out) - w, ", %zu of %zu fill bytes not a5", bad,
-             n > 8 ? n - 8 : 0);
-    return out;
+    seq_describe(line, sizeof(line), msg ? "message" : "write", seq, buf, n, msg, &d, derr);
+    tool_die(1, "%s", line);
 }
 
 /* Receive into a buffer (the copy API: what a socket reader gets). */
 static void sink(struct ivcom_chan *ch, const struct tool_opts *o, struct ivcom_platform *plat)
 {
+    const int msg = o->params.mode == IVCOM_MODE_MESSAGE;
     /* message mode: any message the ring can carry; stream mode: the
      * write size, which both sides are given (-s). */
-    size_t cap = o->params.mode == IVCOM_MODE_MESSAGE ? ivcom_max_msg(ch) : o->size;
+    size_t cap = msg ? ivcom_max_msg(ch) : o->size;
     unsigned char *buf = malloc(cap > 8 ? cap : 8);
     uint64_t t0 = 0, t1, bytes = 0, recvs = 0, seq = 0;
     struct ivcom_stats st;
@@ -103,17 +106,10 @@ static void sink(struct ivcom_chan *ch, const struct tool_opts *o, struct ivcom_
     if (!buf)
         tool_die(1, "out of memory");
     for (;;) {
-        if (o->params.mode == IVCOM_MODE_MESSAGE) {
+        int whole = 1;
+
+        if (msg) {
             n = ivcom_recv(ch, buf, cap, -1);
-            if (n >= 8) {
-                uint64_t got;
-                memcpy(&got, buf, 8);
-                if (got != seq)
-                    tool_die(1, "message %llu: got seq %llu, %zd bytes (%s)",
-                             (unsigned long long)seq, (unsigned long long)got, n,
-                             describe(buf, (size_t)n));
-            }
-            seq++;
         } else {
             /* whole writes: read exactly one write's worth */
             size_t have = 0;
@@ -124,26 +120,22 @@ static void sink(struct ivcom_chan *ch, const struct tool_opts *o, struct ivcom_
                     break;
                 have += (size_t)n;
             }
-            if (have == o->size && o->size >= 8) {
-                uint64_t got;
-                memcpy(&got, buf, 8);
-                if (got != seq)
-                    tool_die(1, "write %llu: got seq %llu (%s)", (unsigned long long)seq,
-                             (unsigned long long)got, describe(buf, have));
-            }
             if (have) {
+                whole = have == o->size;
                 n = (ssize_t)have;
-                seq++;
             }
         }
         if (n == -EPIPE)
             break;
         if (n < 0)
             tool_die(1, "receive: %s", ivcom_strerror((int)n));
+        if (whole && !seq_ok(buf, (size_t)n, seq))
+            out_of_sequence(ch, o, seq, buf, (size_t)n);
         if (!t0)
             t0 = tool_now_ns();
         bytes += (uint64_t)n;
         recvs++;
+        seq++;
     }
     t1 = tool_now_ns();
     ivcom_get_stats(ch, &st);

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sink: receives until the peer closes, checking the sequence number in
- * the first 8 bytes of every message (message mode) or of every size=
- * bytes (stream mode) -- ivcom-stream's format.
+ * sink: receives until the peer closes, checking the sequence number at
+ * both ends of every message (message mode) or of every size= bytes
+ * (stream mode) -- ivcom-stream's format, ivcom-core/tools/seqcheck.h.
+ * One that fails is "FAILURE sink: message N out of sequence: head_seq=..
+ * tail_seq=.. len=.. ring_off=.. ..." (seq_describe: what both ends say,
+ * where the payload lay in the ring, the ring's indexes).
  *
  *   [role=server] peer=N [size=64] [mode=message|stream] [count=N] ...
  *   role=client peer=SERVER ...
@@ -21,6 +24,7 @@
 #include <kernel/time.h>
 
 #include "common/ivapp.h"
+#include "seqcheck.h"
 
 /* One message, or one write's worth of stream bytes: its length, 0 at a
  * clean end, or -errno. */
@@ -88,25 +92,18 @@ int app_main(const char *args)
             rc = ivapp_fail(&a, "receive", (int)n, tail);
             goto out;
         }
-        if ( n >= 8 )
+        if ( !seq_ok(buf, (size_t)n, seq) )
         {
-            uint64_t got;
+            static char line[256];
+            struct ivcom_ring_debug d;
+            int msg = a.params.mode == IVCOM_MODE_MESSAGE;
+            int derr = ivcom_debug_ring(a.ch, 1, &d);
 
-            memcpy(&got, buf, 8);
-            if ( got != seq )
-            {
-                size_t bad = 0;
-
-                /* stale record of another lap (fill intact) or foreign bytes */
-                for ( long i = 8; i < n; i++ )
-                    bad += buf[i] != 0xa5;
-                report_failure("sink: message %llu carries sequence number %llu "
-                               "(%lu of %ld fill bytes not a5)",
-                               (unsigned long long)seq, (unsigned long long)got,
-                               (unsigned long)bad, (long)(n - 8));
-                rc = -EPROTO;
-                goto out;
-            }
+            seq_describe(line, sizeof(line), msg ? "message" : "write", seq, buf,
+                         (size_t)n, msg, &d, derr);
+            report_failure("sink: %s", line);
+            rc = -EPROTO;
+            goto out;
         }
         if ( !t0 )
             t0 = monotonic_clock();

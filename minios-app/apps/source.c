@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * source: sends count= messages (or writes) of size= bytes as fast as the
- * channel takes them; each carries its sequence number in its first 8
- * bytes (ivcom-stream's format), so any sink can check order and loss.
+ * channel takes them; each carries its sequence number at both ends
+ * (ivcom-stream's format, ivcom-core/tools/seqcheck.h), so any sink can
+ * check order, loss and torn payloads.
  *
  *   [role=client] peer=N [count=10000] [size=64] [mode=message|stream] ...
  *   role=server peer=N ...             offer the channel, then send
@@ -20,6 +21,7 @@
 #include <kernel/time.h>
 
 #include "common/ivapp.h"
+#include "seqcheck.h"
 
 static int send_all(struct ivapp *a, uint64_t *ns)
 {
@@ -47,11 +49,11 @@ static int send_all(struct ivapp *a, uint64_t *ns)
         report_failure("source: out of memory");
         return -ENOMEM;
     }
-    memset(buf, 0xa5, len);
+    seq_fill(buf, len);
     t0 = monotonic_clock();
     for ( uint64_t i = 0; i < a->count; i++ )
     {
-        memcpy(buf, &i, a->size < 8 ? a->size : 8);
+        seq_stamp(buf, a->size, i);
         if ( msg )
         {
             void *dst;
