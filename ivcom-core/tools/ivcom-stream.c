@@ -7,7 +7,8 @@
  *           --json it reports bytes, seconds and its TSC span too.
  *   server (sink):   receives into a buffer until the client closes,
  *           checks the sequence number at both ends of every message (or
- *           write); reports bytes, seconds, events.
+ *           write); with --count it expects exactly that many and a stream
+ *           that ends short is an error; reports bytes, seconds, events.
  * The payload convention (shared with the tiny guest's source and sink)
  * is seqcheck.h's.
  */
@@ -20,7 +21,8 @@ static const char usage[] =
     "  -p, --peer DOMID     the other domain (required)\n"
     "  -n, --name NAME      channel name (default ivcom-test)\n"
     "  -s, --size BYTES     message (or write) size (default 64)\n"
-    "  -c, --count N        messages to send (default 10000)\n"
+    "  -c, --count N        messages to send (default 10000); the server: expect\n"
+    "                       exactly N (default: any number)\n"
     "  -D, --duration S     stop sending after S seconds (or at --count)\n"
     "  -S, --stream         stream mode instead of message mode\n"
     "  -o, --order N        ring order, log2 bytes (server; default 16)\n"
@@ -95,6 +97,7 @@ static void out_of_sequence(struct ivcom_chan *ch, const struct tool_opts *o, ui
 static void sink(struct ivcom_chan *ch, const struct tool_opts *o, struct ivcom_platform *plat)
 {
     const int msg = o->params.mode == IVCOM_MODE_MESSAGE;
+    const char *unit = msg ? "message" : "write";
     /* message mode: any message the ring can carry; stream mode: the
      * write size, which both sides are given (-s). */
     size_t cap = msg ? ivcom_max_msg(ch) : o->size;
@@ -121,6 +124,10 @@ static void sink(struct ivcom_chan *ch, const struct tool_opts *o, struct ivcom_
                 have += (size_t)n;
             }
             if (have) {
+                if (have < o->size && o->count_set)
+                    tool_die(1, "got %llu of %lld writes and %zu bytes of the next: %s",
+                             (unsigned long long)seq, o->count, have,
+                             ivcom_strerror(n < 0 ? (int)n : -EIO));
                 whole = have == o->size;
                 n = (ssize_t)have;
             }
@@ -129,6 +136,8 @@ static void sink(struct ivcom_chan *ch, const struct tool_opts *o, struct ivcom_
             break;
         if (n < 0)
             tool_die(1, "receive: %s", ivcom_strerror((int)n));
+        if (o->count_set && seq == (unsigned long long)o->count)
+            tool_die(1, "got more than the %lld %ss expected", o->count, unit);
         if (whole && !seq_ok(buf, (size_t)n, seq))
             out_of_sequence(ch, o, seq, buf, (size_t)n);
         if (!t0)
@@ -137,6 +146,9 @@ static void sink(struct ivcom_chan *ch, const struct tool_opts *o, struct ivcom_
         recvs++;
         seq++;
     }
+    if (o->count_set && seq != (unsigned long long)o->count)
+        tool_die(1, "got %llu of %lld %ss: %s", (unsigned long long)seq, o->count, unit,
+                 ivcom_strerror(-EPIPE));
     t1 = tool_now_ns();
     ivcom_get_stats(ch, &st);
     if (o->json)

@@ -21,6 +21,7 @@ struct tool_opts {
     int peer;
     size_t size;
     long long count;
+    int count_set;              /* --count was given */
     unsigned duration_s;        /* --duration: stop after this long (0: count only) */
     int timeout_ms;
     int json;
@@ -117,7 +118,10 @@ static inline void tool_parse(int argc, char **argv, struct tool_opts *o,
         case 'n': o->name = optarg; break;
         case 'p': o->peer = (int)tool_num("--peer", optarg, 0, 32767); break;
         case 's': o->size = (size_t)tool_num("--size", optarg, 0, 1 << 20); break;
-        case 'c': o->count = tool_num("--count", optarg, 1, 1ll << 40); break;
+        case 'c':
+            o->count = tool_num("--count", optarg, 1, 1ll << 40);
+            o->count_set = 1;
+            break;
         case 'D': o->duration_s = (unsigned)tool_num("--duration", optarg, 1, 86400); break;
         case 't': o->timeout_ms = (int)tool_num("--timeout", optarg, -1, 1 << 30); break;
         case 'P': o->platform = optarg; break;

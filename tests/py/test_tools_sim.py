@@ -1,5 +1,6 @@
 """libivcom's command-line tools on the sim: --duration ends a session on
-time (the lab's traced sessions rely on it), bad options fail in one line."""
+time (the lab's traced sessions rely on it), a sink given --count fails a
+stream that ends short, bad options fail in one line."""
 
 from __future__ import annotations
 
@@ -18,11 +19,11 @@ def _bin(name: str) -> str:
     return str(simmod.build_dir() / "bin" / name)
 
 
-def _pair(sim: simmod.Sim, tool: str, name: str, server: list[str], client: list[str],
-          srv_dom: int = 11, cli_dom: int = 12) -> tuple[dict[str, object], str, str]:
+def _run(sim: simmod.Sim, tool: str, name: str, server: list[str], client: list[str],
+         srv_dom: int = 11, cli_dom: int = 12) -> tuple[subprocess.Popen[str], str, str,
+                                                        subprocess.Popen[str], str, str]:
     """Run TOOL as a server in srv_dom and a client in cli_dom; returns the
-    JSON line of the side that reports (pingpong: client; stream: server)
-    and both stderrs."""
+    server process (finished), its stdout and stderr, then the client's."""
     # the client first: XenStore only lets an offer name a live domain
     cli = subprocess.Popen([_bin(tool), "-p", str(srv_dom), "-n", name, "-t", "20000", "-j",
                             *client, "client"], env={**os.environ, **sim.domain_env(cli_dom)},
@@ -38,6 +39,15 @@ def _pair(sim: simmod.Sim, tool: str, name: str, server: list[str], client: list
             if p.poll() is None:
                 p.kill()
                 p.wait()
+    return srv, s_out, s_err, cli, c_out, c_err
+
+
+def _pair(sim: simmod.Sim, tool: str, name: str, server: list[str], client: list[str],
+          srv_dom: int = 11, cli_dom: int = 12) -> tuple[dict[str, object], str, str]:
+    """_run, both sides must succeed; returns the JSON line of the side that
+    reports (pingpong: client; stream: server) and both stderrs."""
+    srv, s_out, s_err, cli, c_out, c_err = _run(sim, tool, name, server, client, srv_dom,
+                                                cli_dom)
     assert cli.returncode == 0, c_err
     assert srv.returncode == 0, s_err
     out = c_out if tool == "ivcom-pingpong" else s_out
@@ -66,6 +76,34 @@ def test_stream_duration_ends_on_time(sim: simmod.Sim, mode: list[str]) -> None:
 def test_count_still_bounds_a_duration_run(sim: simmod.Sim) -> None:
     res, _, _ = _pair(sim, "ivcom-stream", "dur-count", [], ["-D", "3600", "-c", "5000"])
     assert res["receives"] == 5000
+
+
+@pytest.mark.parametrize("mode", [[], ["-S"]], ids=["message", "stream"])
+def test_sink_count_fails_a_short_stream(sim: simmod.Sim, mode: list[str]) -> None:
+    # Without -c on the sink an early end would pass as the end of the stream.
+    unit = "writes" if mode else "messages"
+    srv, _, s_err, cli, _, c_err = _run(sim, "ivcom-stream", f"short{len(mode)}",
+                                        [*mode, "-c", "100"], [*mode, "-c", "50"])
+    assert cli.returncode == 0, c_err
+    assert srv.returncode == 1
+    assert s_err == f"ivcom-stream: error: got 50 of 100 {unit}: " \
+                    "peer closed the channel or died\n"
+
+
+@pytest.mark.parametrize("mode", [[], ["-S"]], ids=["message", "stream"])
+def test_sink_count_met(sim: simmod.Sim, mode: list[str]) -> None:
+    res, s_err, _ = _pair(sim, "ivcom-stream", f"full{len(mode)}", [*mode, "-c", "100"],
+                          [*mode, "-c", "100"])
+    assert res["receives"] == 100 and res["bytes"] == 6400
+    assert s_err == ""
+
+
+def test_sink_count_fails_a_long_stream(sim: simmod.Sim) -> None:
+    srv, _, s_err, cli, _, _ = _run(sim, "ivcom-stream", "long", ["-c", "100"], ["-c", "150"])
+    assert srv.returncode == 1
+    assert s_err == "ivcom-stream: error: got more than the 100 messages expected\n"
+    # the source learns it when the sink leaves with its messages unread
+    assert cli.returncode == 1
 
 
 @pytest.mark.parametrize("arg", ["0", "-3", "1x", "90000"])

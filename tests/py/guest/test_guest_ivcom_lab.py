@@ -102,7 +102,8 @@ guest_cfg d0src source "role=client peer=0 name=d0-st size={STREAM_SIZE} count={
 guest_create d0src -p
 guest_domid g d0src
 lab_fault_rerun st-server.json st-server.err \\
-    timeout 150 ivcom-stream -p "$g" -n d0-st -s {STREAM_SIZE} -t 60000 -j server &
+    timeout 150 ivcom-stream -p "$g" -n d0-st -s {STREAM_SIZE} -c {D0_STREAM_COUNT} -t 60000 -j \\
+    server &
 spid=$!
 guest_unpause d0src
 guest_finish d0src

@@ -187,11 +187,12 @@ def throughput(b: SimBench, plan: Plan) -> list[Json]:
             runs: dict[str, list[Json]] = {}
             for _ in range(plan.reps):
                 if size <= 512 * 1024:
-                    s, _ = b.pair("ivcom-stream", ["-o", "20"],
+                    s, _ = b.pair("ivcom-stream", ["-o", "20", "-c", str(count)],
                                   ["-s", str(size), "-c", str(count)], pin)
                     assert s is not None
                     runs.setdefault("ivcom-msg", []).append(s)
-                s, _ = b.pair("ivcom-stream", ["-o", "20", "-S", "-s", str(size)],
+                s, _ = b.pair("ivcom-stream",
+                              ["-o", "20", "-S", "-s", str(size), "-c", str(count)],
                               ["-S", "-s", str(size), "-c", str(count)], pin)
                 assert s is not None
                 runs.setdefault("ivcom-stream", []).append(s)

@@ -202,12 +202,12 @@ if [ -f "$LAB_FILES/ivcom-guest-echo-pvh.elf" ]; then
         tiny echo rr-poll "$rep" poll ivcom-pingpong -s 64 -c "$HVM_RR_COUNT" --poll
         tiny echo rr-spin "$rep" "spin=$HVM_SPIN_US" ivcom-pingpong -s 64 -c "$HVM_RR_COUNT" \
             -w "$HVM_SPIN_US"
-        tiny sink bulk "$rep" "mode=stream size=$HVM_CHUNK" ivcom-stream -S -s "$HVM_CHUNK" \
-            -c "$chunks"
-        tiny sink bulk-poll "$rep" "mode=stream size=$HVM_CHUNK poll" ivcom-stream -S \
-            -s "$HVM_CHUNK" -c "$chunks" --poll
-        tiny sink bulk-spin "$rep" "mode=stream size=$HVM_CHUNK spin=$HVM_SPIN_US" ivcom-stream \
-            -S -s "$HVM_CHUNK" -c "$chunks" -w "$HVM_SPIN_US"
+        tiny sink bulk "$rep" "mode=stream size=$HVM_CHUNK count=$chunks" ivcom-stream -S \
+            -s "$HVM_CHUNK" -c "$chunks"
+        tiny sink bulk-poll "$rep" "mode=stream size=$HVM_CHUNK count=$chunks poll" ivcom-stream \
+            -S -s "$HVM_CHUNK" -c "$chunks" --poll
+        tiny sink bulk-spin "$rep" "mode=stream size=$HVM_CHUNK count=$chunks spin=$HVM_SPIN_US" \
+            ivcom-stream -S -s "$HVM_CHUNK" -c "$chunks" -w "$HVM_SPIN_US"
         rep=$((rep + 1))
     done
     ntiny=6
