@@ -47,11 +47,9 @@ def test_subcommands_registered() -> None:
     assert {"rings", "inspect", "dump", "decode"} <= set(sub.choices)
 
 
-def test_register_is_exported_for_other_modules() -> None:
-    assert cli.register is not None and cli.Command is not None
-    cli.build_parser()
-    names = {c.name for c in cli.COMMANDS}
-    assert {"rings", "inspect", "dump", "decode", "xen", "evtchn"} <= names
+def test_commands_are_listed_in_one_place() -> None:
+    names = [c.name for c in cli.COMMANDS]
+    assert names == ["rings", "inspect", "dump", "decode", "xen", "evtchn"]
 
 
 def test_inspect_batch(fake_source, capsys) -> None:
@@ -90,8 +88,8 @@ def test_hidden_source_option(fake_source, capsys) -> None:
     "argv,msg",
     [
         (["inspect", "-b", "echo", "-1"], "interval must be >= 0"),
-        (["inspect", "-b", "echo", "1", "0"], "count must be positive"),
-        (["inspect", "-b", "echo", "soon"], "invalid float value"),
+        (["inspect", "-b", "echo", "1", "0"], "count must be a positive integer"),
+        (["inspect", "-b", "echo", "soon"], "interval must be >= 0"),
         (["inspect"], "required: NAME"),
     ],
 )

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ivcom import sim as simmod
-from ivcom.cli import Command, register
+from ivcom.command import Command
 from ivcom.errors import IvcomError
 
 Json = dict[str, Any]
@@ -429,11 +429,16 @@ def write_results(results: Json, out: Path, extra: Sequence[str] = ()) -> str:
     return text
 
 
-@register
 class BenchCommand(Command):
     name = "bench"
     help = ("measure IVCOM beside TCP, Unix sockets, pipes (sim), netfront/libxenvchan (lab) "
             "and an HVM guest's emulated NIC (hvm)")
+    examples = (
+        ("bench", "every section, into results/"),
+        ("bench --section sim --quick", "the sim only, one short repetition"),
+        ("bench --section lab --out /tmp/lab", "PV domUs on real Xen, into /tmp/lab"),
+        ("bench --section hvm", "an HVM guest's VM exits: NIC vs IVCOM"),
+    )
 
     def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--out", default="results", help="output directory (default results)")

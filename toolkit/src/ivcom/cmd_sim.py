@@ -12,7 +12,7 @@ import shlex
 from pathlib import Path
 
 from ivcom import sim
-from ivcom.cli import Command, register
+from ivcom.command import Command
 
 
 def _sim_dir(args: argparse.Namespace) -> Path:
@@ -22,10 +22,15 @@ def _sim_dir(args: argparse.Namespace) -> Path:
     return Path(env) if env else sim.ROOT / "build" / "sim"
 
 
-@register
 class SimCommand(Command):
     name = "sim"
     help = "start, stop or inspect a sim (simhv + the real xenstored)"
+    examples = (
+        ("sim start --build", "build simhv and the shim, then start"),
+        ("sim status", "pids, xenstored socket, live domains"),
+        ("sim env --domid 1", "exports that make a shell domain 1"),
+        ("sim stop -d /tmp/sim", "stop the sim kept in /tmp/sim"),
+    )
 
     def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("action", choices=("start", "stop", "status", "env"))

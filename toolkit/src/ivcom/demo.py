@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ivcom.cli import Command, register
+from ivcom.command import Command
 
 Json = dict[str, Any]
 
@@ -106,10 +106,13 @@ def run_sim() -> Json:
                                  lambda m: print(f"demo: {m}", flush=True), 0)
 
 
-@register
 class DemoCommand(Command):
     name = "demo"
     help = "IVCOM beside netfront TCP and libxenvchan on real Xen (--sim: on the sim)"
+    examples = (
+        ("demo", "IVCOM, netfront TCP, vchan on Xen"),
+        ("demo --sim", "the same on the sim, in seconds"),
+    )
 
     def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--sim", action="store_true",

@@ -1,28 +1,35 @@
-"""The `ivcom-trace` command: one Command class per subcommand.
+"""The `ivcom-trace` command: its subcommands, listed here in `--help` order.
 
-Subcommand modules register their classes with `register` when imported;
-they are imported lazily so that optional heavy dependencies (bcc,
-xentrace) stay optional.  The Command base, the parser and the one-line
-error handling are the toolkit's (ivcom.cli.CommandSet).
+The Command base, the parser and the one-line error handling are the
+toolkit's (ivcom.command); shared arguments are in ivcom_trace.common.
+bcc is imported only when `evtchn` traces, so every other subcommand works
+without it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ivcom.cli import Command, CommandSet
+from ivcom.command import Command, CommandSet
 
-__all__ = ["COMMANDS", "TRACE", "Command", "build_parser", "main", "register"]
+from ivcom_trace.cmd_evtchn import EvtchnCommand
+from ivcom_trace.cmd_rings import DecodeCommand, DumpCommand, InspectCommand, RingsCommand
+from ivcom_trace.cmd_xen import XenCommand
+
+__all__ = ["COMMANDS", "TRACE", "Command", "build_parser", "main"]
+
+COMMANDS: list[type[Command]] = [
+    RingsCommand,
+    InspectCommand,
+    DumpCommand,
+    DecodeCommand,
+    XenCommand,
+    EvtchnCommand,
+]
 
 TRACE = CommandSet(
-    "ivcom-trace",
-    "IVCOM tracing: rings, event channels, hypercalls",
-    modules=("ivcom_trace.cmd_rings",),
-    optional=("ivcom_trace.cmd_xen", "ivcom_trace.cmd_evtchn"),
-    intermixed=True,
+    "ivcom-trace", "IVCOM tracing: rings, event channels, hypercalls", COMMANDS, intermixed=True
 )
-COMMANDS = TRACE.commands
-register = TRACE.register
 build_parser = TRACE.build_parser
 
 

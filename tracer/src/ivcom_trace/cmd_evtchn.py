@@ -40,10 +40,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from ivcom.command import Command
 from ivcom.errors import IvcomError, UsageError
 
 from ivcom_trace import attribution as at
-from ivcom_trace.cli import Command, register
+from ivcom_trace.common import add_interval_count, domid, first_line, whole_interval_count
 from ivcom_trace.discovery import open_store
 
 BPF_SOURCE = "evtchn.bpf.c"
@@ -388,25 +389,20 @@ def open_attribution(stack: contextlib.ExitStack) -> at.Attribution:
     return at.Attribution(store, me, peers=port_peers, ctrl_opener=opener)
 
 
-def _positive(text: str, what: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise UsageError(f"{what} must be a positive integer, not {text!r}") from None
-    if v <= 0:
-        raise UsageError(f"{what} must be a positive integer, not {text!r}")
-    return v
-
-
-@register
 class EvtchnCommand(Command):
     name = "evtchn"
     help = "event channel sends, deliveries and latency per port/domain (bcc, Xen domain only)"
+    examples = (
+        ("evtchn", "sends, deliveries, latency each second"),
+        ("evtchn 5 3", "three 5 s intervals"),
+        ("evtchn -T -d 3", "channels to domain 3 only, timed"),
+        ("evtchn -p 1234", "only what process 1234 sends"),
+        ("evtchn -j --msg-size 72 1 10", "JSON; sends per 1000 64 B messages"),
+    )
 
     def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("interval", nargs="?", help="seconds per output (default 1)")
-        parser.add_argument("count", nargs="?", help="number of outputs (default: forever)")
-        parser.add_argument("-d", "--domid", type=int, help="only channels to this domain")
+        add_interval_count(parser, default="1")
+        parser.add_argument("-d", "--domid", type=domid, help="only channels to this domain")
         parser.add_argument("-p", "--pid", type=int, help="only this process (tgid)")
         parser.add_argument("-j", "--json", action="store_true", help="JSON lines")
         parser.add_argument("-T", "--timestamp", action="store_true", help="time of day")
@@ -420,8 +416,7 @@ class EvtchnCommand(Command):
         parser.add_argument("--ebpf", action="store_true", help=argparse.SUPPRESS)
 
     def run(self, args: argparse.Namespace) -> int:
-        interval = _positive(args.interval, "interval") if args.interval else 1
-        count = _positive(args.count, "count") if args.count else None
+        interval, count = whole_interval_count(args.interval, args.count, default=1)
         args.msg_size = msg_size_arg(args.msg_size)
         if args.ebpf:
             print(bpf_text(args.pid))
@@ -457,8 +452,8 @@ class EvtchnCommand(Command):
                 if have[sym]:
                     b.attach_kretprobe(event=sym, fn_name=fn)
         except Exception as exc:  # bcc raises bare Exception on compile/attach failure
-            first = str(exc).strip().splitlines()[:1] or ["unknown error"]
-            raise IvcomError(f"cannot load the BPF program: {first[0]}") from None
+            why = first_line(exc, "unknown error")
+            raise IvcomError(f"cannot load the BPF program: {why}") from None
         missing = [sym for sym, ok in have.items() if not ok]
         bind_probe = have["bind_evtchn_to_irqhandler_lateeoi"]
         # The baseline before the banner: whoever waits for the banner to

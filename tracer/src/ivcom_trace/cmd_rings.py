@@ -12,10 +12,11 @@ from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 from ivcom import layouts as L
+from ivcom.command import Command
 from ivcom.errors import UsageError
 
 from ivcom_trace.capture import CaptureWriter, FileSource
-from ivcom_trace.cli import Command, register
+from ivcom_trace.common import add_interval_count, interval_count
 from ivcom_trace.discovery import (
     ChannelInfo,
     channel_state,
@@ -25,21 +26,6 @@ from ivcom_trace.discovery import (
 )
 from ivcom_trace.sources import RingSource, SimSource, SourceError, XenSource
 from ivcom_trace.view import hbytes, run_inspect
-
-
-def _interval_count(p: argparse.ArgumentParser, default: str) -> None:
-    p.add_argument("interval", nargs="?", type=float, default=None,
-                   help=f"seconds between frames (default {default})")
-    p.add_argument("count", nargs="?", type=int, default=None, help="number of frames")
-
-
-def _check_ic(args: argparse.Namespace, default: float) -> tuple[float, int | None]:
-    interval = default if args.interval is None else args.interval
-    if interval < 0 or interval != interval:
-        raise UsageError(f"interval must be >= 0, not {args.interval}")
-    if args.count is not None and args.count <= 0:
-        raise UsageError(f"count must be positive, not {args.count}")
-    return interval, args.count
 
 
 def _source_opt(p: argparse.ArgumentParser) -> None:
@@ -106,10 +92,13 @@ def format_rings(chans: list[ChannelInfo]) -> list[str]:
     return lines
 
 
-@register
 class RingsCommand(Command):
     name = "rings"
     help = "list IVCOM and libxenvchan channels found in XenStore"
+    examples = (
+        ("rings", "a line per channel: ends, sizes, state"),
+        ("rings -j", "the same as a JSON array"),
+    )
 
     def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("-j", "--json", action="store_true", help="JSON output")
@@ -154,23 +143,29 @@ def inspect_source(
     return 0
 
 
-@register
 class InspectCommand(Command):
     name = "inspect"
     help = "live view of a channel's rings: indexes, fill, rates, notifies, violations"
+    examples = (
+        ("inspect echo", "live view of the channel named echo"),
+        ("inspect -b -T echo 1 3", "three plain lines, 1 s apart, timed"),
+        ("inspect -j 0/echo 0.5", "JSON every 0.5 s; echo of server 0"),
+        ("inspect -b echo", "plain lines, one a second, to Ctrl-C"),
+    )
 
     def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("channel", metavar="NAME", help="NAME, SERVER/NAME or XenStore path")
         parser.add_argument("-b", "--batch", action="store_true", help="plain lines, no TUI")
         parser.add_argument("-j", "--json", action="store_true", help="JSON lines")
         parser.add_argument("-T", "--timestamp", action="store_true", help="time column")
-        _interval_count(parser, "0.1 live, 1 batch")
+        add_interval_count(parser, default="0.1 live, 1 batch", what="frames")
         _source_opt(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         tty = sys.stdout.isatty()
         style = "json" if args.json else "batch" if args.batch or not tty else "live"
-        interval, count = _check_ic(args, 0.1 if style == "live" else 1.0)
+        interval, count = interval_count(args.interval, args.count,
+                                         0.1 if style == "live" else 1.0)
         with open_source(args.source, args.channel) as (src, label, state):
             return inspect_source(src, label, style=style, interval=interval, count=count,
                                   timestamps=args.timestamp, store_state=state)
@@ -220,10 +215,14 @@ def dump_source(
     return 0
 
 
-@register
 class DumpCommand(Command):
     name = "dump"
     help = "record snapshots of a channel's rings to a capture file"
+    examples = (
+        ("dump echo", "a snapshot a second into echo.ivtrace"),
+        ("dump echo -o /tmp/e.ivtrace 0.1 100", "100 snapshots, 0.1 s apart"),
+        ("dump --ctrl-only 3/bulk 1 60", "control page only, for a minute"),
+    )
 
     def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("channel", metavar="NAME")
@@ -231,11 +230,11 @@ class DumpCommand(Command):
                             help="capture file (default NAME.ivtrace)")
         parser.add_argument("--ctrl-only", action="store_true",
                             help="record only the control page, not the data rings")
-        _interval_count(parser, "1")
+        add_interval_count(parser, default="1", what="snapshots")
         _source_opt(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        interval, count = _check_ic(args, 1.0)
+        interval, count = interval_count(args.interval, args.count, 1.0)
         path = args.output or re.sub(r"[^A-Za-z0-9_.-]+", "_", args.channel) + ".ivtrace"
         with open_source(args.source, args.channel, with_data=not args.ctrl_only) as (
             src, label, _
@@ -243,10 +242,13 @@ class DumpCommand(Command):
             return dump_source(src, label, path, interval=interval, count=count)
 
 
-@register
 class DecodeCommand(Command):
     name = "decode"
     help = "decode a capture file written by `dump`"
+    examples = (
+        ("decode echo.ivtrace", "every snapshot, as `inspect -b -T`"),
+        ("decode -j echo.ivtrace", "JSON lines"),
+    )
 
     def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("file", metavar="FILE")

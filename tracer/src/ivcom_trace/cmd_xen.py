@@ -32,10 +32,11 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO
 
+from ivcom.command import Command
 from ivcom.errors import IvcomError, UsageError
 
 from ivcom_trace import xentrace as xt
-from ivcom_trace.cli import Command, register
+from ivcom_trace.common import domid, first_line, whole_interval_count
 from ivcom_trace.discovery import ChannelInfo, list_channels, open_store
 
 #: Classes recorded by --live: general (lost/wrap), scheduler, HVM, PV.
@@ -112,8 +113,7 @@ def read_channels() -> tuple[list[ChannelInfo] | None, str]:
     except IvcomError as exc:
         return None, f"XenStore not reachable: {exc}"
     except Exception as exc:  # a store that fails mid-listing
-        first = str(exc).strip().splitlines()[:1] or [type(exc).__name__]
-        return None, f"XenStore read failed: {first[0]}"
+        return None, f"XenStore read failed: {first_line(exc)}"
 
 
 def channels_view(summary: dict[str, Any], chans: Sequence[ChannelInfo]) -> list[dict[str, Any]]:
@@ -215,26 +215,6 @@ def format_record(rec: xt.Record) -> str:
     return f"{tsc:>14} c{rec.cpu} {dom:<10} {rec.name:<18} [{extra}]"
 
 
-def _domid(text: str) -> int:
-    try:
-        v = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a domain id: {text!r}") from None
-    if not 0 <= v <= 0x7FFF:
-        raise argparse.ArgumentTypeError(f"domain id out of range: {v}")
-    return v
-
-
-def _positive(text: str, what: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise UsageError(f"{what} must be a positive integer, not {text!r}") from None
-    if v <= 0:
-        raise UsageError(f"{what} must be a positive integer, not {text!r}")
-    return v
-
-
 def find_xentrace() -> str | None:
     for cand in XENTRACE_CANDIDATES:
         if "/" not in cand and (path := shutil.which(cand)):
@@ -311,10 +291,17 @@ def live_loop(
     return 0
 
 
-@register
 class XenCommand(Command):
     name = "xen"
     help = "decode xentrace files: hypercalls, VM exits, wakes and blocks per domain"
+    examples = (
+        ("xen trace.bin", "each domain's hypercalls, exits, wakes"),
+        ("xen -j -d 3 trace.bin", "domain 3 only, as JSON"),
+        ("xen --dump 20 trace.bin", "and the first 20 records, decoded"),
+        ("xen --vendor svm --no-channels trace.bin", "AMD exit codes; XenStore unread"),
+        ("xen --live 1 10", "ten 1 s summaries, live (dom0 only)"),
+        ("xen --live -T -j 5", "JSON every 5 s, timed, to Ctrl-C"),
+    )
 
     def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
@@ -323,7 +310,7 @@ class XenCommand(Command):
         )  # fmt: skip
         parser.add_argument("--live", action="store_true", help="run xentrace (dom0 only)")
         parser.add_argument("-j", "--json", action="store_true", help="JSON output")
-        parser.add_argument("-d", "--domid", type=_domid, help="only this domain")
+        parser.add_argument("-d", "--domid", type=domid, help="only this domain")
         parser.add_argument("-T", "--timestamp", action="store_true", help="time of day (live)")
         parser.add_argument(
             "--vendor", choices=("auto", "svm", "vmx"), default="auto",
@@ -347,8 +334,8 @@ class XenCommand(Command):
         if args.live:
             if len(args.args) > 2:
                 raise UsageError("usage: ivcom-trace xen --live [interval [count]]")
-            interval = _positive(args.args[0], "interval") if args.args else 1
-            count = _positive(args.args[1], "count") if len(args.args) > 1 else None
+            given: list[str | None] = [*args.args, None, None]
+            interval, count = whole_interval_count(given[0], given[1], default=1)
             check_dom0()
             binary = find_xentrace()
             if binary is None:

@@ -8,7 +8,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from ivcom.cli import Command, register
+from ivcom.command import Command
 from ivcom.errors import UsageError
 from ivcom.lab.errors import LabError
 from ivcom.lab.image import LabImage, build_image, build_root
@@ -68,6 +68,14 @@ def _report(res: BootResult, as_json: bool) -> int:
 class LabCommand(Command):
     name = "lab"
     help = "the Xen lab: Xen 4.17 under QEMU TCG (build, boot, run, shell-log)"
+    examples = (
+        ("lab run pv vchan net baseline", "one boot, four scenarios in order"),
+        ("lab build", "fetch the packages, build the image"),
+        ("lab boot -v", "boot, check dom0, echo the console"),
+        ("lab run ivcom --results /tmp/r -j", "keep the results in /tmp/r; JSON"),
+        ("lab shell-log -n 50", "end of the latest run's serial log"),
+        ("lab list", "the built-in scenarios"),
+    )
 
     def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
         sub = parser.add_subparsers(dest="lab_command", metavar="ACTION")
@@ -178,5 +186,3 @@ class LabCommand(Command):
             print(n)
         return 0
 
-
-register(LabCommand)
