@@ -14,6 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pyxs.exceptions
 import pytest
 from ivcom import layouts as L
 from ivcom_trace import attribution as at
@@ -183,8 +184,10 @@ class BrokenStore:
         raise self.exc
 
 
-@pytest.mark.parametrize("exc", [RuntimeError("store went away\nsecond line"),
-                                 OSError(errno.EIO, "I/O error")])
+@pytest.mark.parametrize("exc", [
+    pyxs.exceptions.ConnectionError("store went away\nsecond line"),
+    OSError(errno.EIO, "I/O error"),
+])
 def test_a_failing_store_gives_a_note_not_a_traceback(exc):
     a = at.Attribution(BrokenStore(exc), 0)
     a.start()

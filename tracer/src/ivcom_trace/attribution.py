@@ -35,7 +35,8 @@ from typing import Any, Protocol
 
 from ivcom import layouts as L
 
-from ivcom_trace.discovery import ChannelInfo, Store, list_channels, read_int
+from ivcom_trace.common import first_line
+from ivcom_trace.discovery import STORE_ERRORS, ChannelInfo, Store, list_channels, read_int
 
 U32 = 1 << 32
 MIB = 1 << 20
@@ -161,10 +162,12 @@ def join_ports(channels: Iterable[ChannelInfo], local_domid: int,
 
 def local_domid(store: Store, capabilities: str = "/proc/xen/capabilities") -> int | None:
     """This domain's id: XenStore's relative `domid` node, else 0 in dom0."""
+    # A missing node, no permission, or not a number.
+    unknown: tuple[type[Exception], ...] = (*STORE_ERRORS, ValueError)
     try:
         v = store.read(b"domid").decode(errors="replace").strip()
         return int(v)
-    except Exception:  # missing node, no permission, not a number
+    except unknown:
         pass
     try:
         with open(capabilities) as f:
@@ -345,9 +348,8 @@ class Attribution:
         assert self.store is not None and self.local_domid is not None
         try:
             chans = list_channels(self.store)
-        except Exception as exc:  # a store that fails mid-way: keep what we had
-            msg = str(exc).strip().splitlines()[:1] or [type(exc).__name__]
-            self.note = f"XenStore read failed: {msg[0]}"
+        except STORE_ERRORS as exc:  # a store that fails mid-way: keep what we had
+            self.note = f"XenStore read failed: {first_line(exc)}"
             return False
         try:
             peers = dict(self.peers())
@@ -395,7 +397,7 @@ class Attribution:
         for c in self.pending():
             try:
                 port = read_int(self.store, f"{c.path}/client/event-channel")
-            except Exception:  # the store failed: the next full read says why
+            except STORE_ERRORS:  # the store failed: the next full read says why
                 return learned
             if port is None:
                 continue
@@ -414,9 +416,9 @@ class Attribution:
             return  # only the grantee can map the page
         try:
             reader = self.ctrl_opener(c)
-        except Exception as exc:
-            msg = str(exc).strip().splitlines()[:1] or [type(exc).__name__]
-            self._meters[key] = _Meter(None, None, f"control page not readable: {msg[0]}")
+        except Exception as exc:  # the opener's IvcomError, or whatever gntdev raises
+            self._meters[key] = _Meter(None, None,
+                                       f"control page not readable: {first_line(exc)}")
             return
         meter = _Meter(reader, None, since_start=since_start)
         if not since_start:
@@ -431,9 +433,8 @@ class Attribution:
         c = self._channels[key]
         try:
             page = meter.reader.read()
-        except Exception as exc:
-            msg = str(exc).strip().splitlines()[:1] or [type(exc).__name__]
-            self._close_meter(key, f"control page not readable: {msg[0]}")
+        except Exception as exc:  # a reader that fails: the row says why
+            self._close_meter(key, f"control page not readable: {first_line(exc)}")
             return None
         idx, why = producer_indexes(c.kind, page)
         if idx is None:

@@ -37,7 +37,7 @@ from ivcom.errors import IvcomError, UsageError
 
 from ivcom_trace import xentrace as xt
 from ivcom_trace.common import domid, first_line, whole_interval_count
-from ivcom_trace.discovery import ChannelInfo, list_channels, open_store
+from ivcom_trace.discovery import STORE_ERRORS, ChannelInfo, list_channels, open_store
 
 #: Classes recorded by --live: general (lost/wrap), scheduler, HVM, PV.
 LIVE_EVENT_MASK = xt.TRC_GEN | xt.TRC_SCHED | xt.TRC_HVM | xt.TRC_PV
@@ -112,7 +112,7 @@ def read_channels() -> tuple[list[ChannelInfo] | None, str]:
             return list_channels(store), ""
     except IvcomError as exc:
         return None, f"XenStore not reachable: {exc}"
-    except Exception as exc:  # a store that fails mid-listing
+    except STORE_ERRORS as exc:  # a store that fails mid-listing
         return None, f"XenStore read failed: {first_line(exc)}"
 
 

@@ -24,6 +24,17 @@ from ivcom.errors import IvcomError
 
 DEFAULT_SOCKET = "/var/run/xenstored/socket"
 
+#: What a store raises: pyxs's own errors (PyXSError(errno, text) for a
+#: refused request, its ConnectionError for a lost xenstored) and OSError
+#: (socket trouble; FakeStore's errno errors).
+STORE_ERRORS: tuple[type[Exception], ...]
+try:
+    from pyxs.exceptions import PyXSError
+
+    STORE_ERRORS = (PyXSError, OSError)
+except ImportError:  # open_store() says pyxs is missing; no store raises its errors
+    STORE_ERRORS = (OSError,)
+
 
 class StoreError(IvcomError):
     pass
@@ -64,7 +75,7 @@ class ChannelInfo:
 def _ls(store: Store, path: str) -> list[str]:
     try:
         return [x.decode(errors="replace") for x in store.list(path.encode())]
-    except Exception as exc:  # pyxs raises PyXSError(errno) for ENOENT/EACCES
+    except STORE_ERRORS as exc:  # pyxs raises PyXSError(errno) for ENOENT/EACCES
         if _errno(exc) in (errno.ENOENT, errno.EACCES, errno.EPERM):
             return []
         raise
@@ -73,7 +84,7 @@ def _ls(store: Store, path: str) -> list[str]:
 def _get(store: Store, path: str) -> str | None:
     try:
         return store.read(path.encode()).decode(errors="replace")
-    except Exception as exc:
+    except STORE_ERRORS as exc:
         if _errno(exc) in (errno.ENOENT, errno.EACCES, errno.EPERM):
             return None
         raise
@@ -181,7 +192,7 @@ def open_store() -> Iterator[Store]:
     client = pyxs.Client(unix_socket_path=path)
     try:
         client.connect()
-    except Exception as exc:
+    except STORE_ERRORS as exc:
         raise StoreError(
             f"cannot reach xenstored at {path}: {exc} (set XENSTORED_PATH?)"
         ) from None
