@@ -24,9 +24,12 @@ void ivcom_ring_init(struct ivcom_ring *r, void *data, unsigned order,
 
 int ivcom_ring_stream_reserve(struct ivcom_ring *r, void **buf, size_t *len)
 {
-    int64_t free = ivcom_ring_free(r);
+    int64_t free;
     uint32_t off, span;
 
+    /* A failed reserve leaves nothing to commit (see the message mode). */
+    r->pending = 0;
+    free = ivcom_ring_free(r);
     if (free < 0)
         return (int)free;
     off = r->pvt & r->mask;
@@ -54,9 +57,11 @@ int ivcom_ring_stream_commit(struct ivcom_ring *r, size_t len)
 
 int ivcom_ring_stream_peek(struct ivcom_ring *r, const void **buf, size_t *len)
 {
-    int64_t avail = ivcom_ring_avail(r);
+    int64_t avail;
     uint32_t off, span;
 
+    r->pending = 0;
+    avail = ivcom_ring_avail(r);
     if (avail <= 0)
         return avail < 0 ? (int)avail : -EAGAIN;
     off = r->pvt & r->mask;

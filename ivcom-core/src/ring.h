@@ -175,6 +175,21 @@ static inline void ivcom_ring_put_hdr(struct ivcom_ring *r, uint32_t off, uint32
     memcpy(r->data + off, &h, sizeof(h));
 }
 
+/* The consumer's one read of a record header: a single 8-byte access
+ * (records start 8-byte aligned), copied into a private struct that alone
+ * is validated and used.  A memcpy straight from the ring would let the
+ * compiler split the read or fetch a field again after its check (a
+ * compiler-made double fetch, the XSA-155 class of bug). */
+static inline struct ivcom_msg_hdr ivcom_ring_get_hdr(const struct ivcom_ring *r, uint32_t off)
+{
+    uint64_t raw = ivcom_load_once((const uint64_t *)(const void *)(r->data + off));
+    struct ivcom_msg_hdr h;
+
+    _Static_assert(sizeof(h) == sizeof(raw), "one access reads the whole header");
+    memcpy(&h, &raw, sizeof(h));
+    return h;
+}
+
 /* Message mode.  reserve: 0, -EAGAIN (r->need says how much space is
  * wanted), -EMSGSIZE, -EPROTO.  It may advance pvt past a PAD record; the
  * caller publishes that even on -EAGAIN. */
@@ -183,6 +198,10 @@ static inline int ivcom_ring_msg_reserve(struct ivcom_ring *r, size_t len, void 
     int64_t free;
     uint32_t rec, off, contig;
 
+    /* A new reservation abandons any earlier one that was not committed,
+     * and a reserve that fails leaves nothing to commit: the PAD it may
+     * write below lies over the abandoned reservation's bytes. */
+    r->pending = 0;
     if (len > ivcom_ring_max_msg(r))
         return -EMSGSIZE;
     rec = ivcom_msg_record((uint32_t)len);
@@ -221,6 +240,8 @@ static inline void ivcom_ring_msg_commit(struct ivcom_ring *r)
 /* peek: 0, -EAGAIN, -EPROTO.  May consume PAD records (advances pvt). */
 static inline int ivcom_ring_msg_peek(struct ivcom_ring *r, const void **buf, size_t *len)
 {
+    /* As reserve: a failed peek leaves nothing to release. */
+    r->pending = 0;
     for (;;) {
         struct ivcom_msg_hdr h;
         int64_t avail = ivcom_ring_avail_cached(r);
@@ -233,7 +254,7 @@ static inline int ivcom_ring_msg_peek(struct ivcom_ring *r, const void **buf, si
         off = r->pvt & r->mask;
         contig = r->size - off;
         /* Copy the header out once; validate and use only the copy. */
-        memcpy(&h, r->data + off, sizeof(h));
+        h = ivcom_ring_get_hdr(r, off);
         if (h.reserved != 0)
             return -EPROTO;
         if (h.type == IVCOM_MSG_PAD) {
