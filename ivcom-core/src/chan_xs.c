@@ -6,7 +6,7 @@
  *
  *   /local/domain/<server>/data/ivcom/<name>/      {server: none} {client: r}
  *       version mode s2c-order c2s-order ctrl-ref event-channel
- *       client-domid state
+ *       nonce (16 hex digits, also in the control page) client-domid state
  *       client/state client/event-channel          {server: none} {client: rw}
  *   /local/domain/<client>/data/ivcom-client/<server>/<name>
  *                                                  {client: none} {server: r}
@@ -119,6 +119,12 @@ static int offer_once(struct ivcom_chan *ch, uint32_t ctrl_ref)
         err = write_u32(ch, tx, "ctrl-ref", ctrl_ref, ro);
     if (!err)
         err = write_u32(ch, tx, "event-channel", ch->port, ro);
+    if (!err) {
+        char nonce[17];
+
+        snprintf(nonce, sizeof(nonce), "%016llx", (unsigned long long)ch->nonce);
+        err = write_node(ch, tx, "nonce", nonce, ro);
+    }
     if (!err)
         err = write_u32(ch, tx, "client-domid", (uint32_t)peer, ro);
     if (!err)
@@ -170,9 +176,31 @@ static int read_u32(struct ivcom_chan *ch, const char *leaf, uint32_t max, uint3
     return err ? err : parse_u32(buf, max, out);
 }
 
+/* Exactly 16 lower-case hex digits. */
+static int parse_nonce(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    int i;
+
+    for (i = 0; i < 16; i++) {
+        char c = s[i];
+
+        if (c >= '0' && c <= '9')
+            v = v << 4 | (uint64_t)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v = v << 4 | (uint64_t)(c - 'a' + 10);
+        else
+            return -EPROTO;
+    }
+    if (s[16])
+        return -EPROTO;
+    *out = v;
+    return 0;
+}
+
 static int read_offer_values(struct ivcom_chan *ch, uint32_t *ctrl_ref, uint32_t *port)
 {
-    char mode[16];
+    char mode[16], nonce[32];
     uint32_t version, s2c, c2s, client;
     int err;
 
@@ -182,6 +210,8 @@ static int read_offer_values(struct ivcom_chan *ch, uint32_t *ctrl_ref, uint32_t
         (err = read_u32(ch, "c2s-order", IVCOM_RING_ORDER_MAX, &c2s)) ||
         (err = read_u32(ch, "ctrl-ref", UINT32_MAX, ctrl_ref)) ||
         (err = read_u32(ch, "event-channel", UINT32_MAX, port)) ||
+        (err = read_leaf(ch, "nonce", nonce, sizeof(nonce))) ||
+        (err = parse_nonce(nonce, &ch->nonce)) ||
         (err = read_u32(ch, "client-domid", UINT32_MAX, &client)))
         return err == -ENOENT ? -EPROTO : err;
     if (version != IVCOM_WIRE_VERSION)
@@ -240,6 +270,45 @@ out:
     return err;
 }
 
+/* The presence node is readable by the server alone. */
+static int presence_perms(struct ivcom_chan *ch, uint32_t tx)
+{
+    const struct ivcom_xs_perm ro[2] = {
+        { (uint32_t)ch->plat->domid, IVCOM_XS_PERM_NONE },
+        { (uint32_t)ch->peer, IVCOM_XS_PERM_READ } };
+
+    return ch->plat->ops->xs_set_perms(ch->plat, tx, ch->xs_presence, ro, 2);
+}
+
+static int announce_once(struct ivcom_chan *ch)
+{
+    const struct ivcom_platform_ops *ops = ch->plat->ops;
+    uint32_t tx;
+    int err = ops->xs_tx_start(ch->plat, &tx);
+
+    if (err)
+        return err;
+    err = ops->xs_write(ch->plat, tx, ch->xs_presence, IVCOM_XS_STATE_CONNECTED);
+    if (!err)
+        err = presence_perms(ch, tx);
+    if (err) {
+        ops->xs_tx_end(ch->plat, tx, 1);
+        return err;
+    }
+    return ops->xs_tx_end(ch->plat, tx, 0);
+}
+
+int ivcom_xs_announce(struct ivcom_chan *ch)
+{
+    int i, err = -EAGAIN;
+
+    for (i = 0; i < OFFER_TX_RETRIES && err == -EAGAIN; i++)
+        err = announce_once(ch);
+    if (!err)
+        ch->xs_announced = 1;
+    return err;
+}
+
 int ivcom_xs_set_state(struct ivcom_chan *ch, const char *state)
 {
     const struct ivcom_platform_ops *ops = ch->plat->ops;
@@ -261,18 +330,33 @@ int ivcom_xs_set_state(struct ivcom_chan *ch, const char *state)
         if (err)
             return err;
     }
+    ch->xs_state_written = 1;
     err = node(path, sizeof(path), ch->xs_dir, "client/state");
     if (!err)
         err = ops->xs_write(ch->plat, IVCOM_XS_NO_TX, path, state);
-    if (!err) {
-        const struct ivcom_xs_perm ro[2] = {
-            { (uint32_t)ch->plat->domid, IVCOM_XS_PERM_NONE },
-            { (uint32_t)ch->peer, IVCOM_XS_PERM_READ } };
+    /* announce wrote "connected" with its permissions; any later state
+     * goes to the same node (and withdraw removes it). */
+    if (!err && ch->xs_announced && strcmp(state, IVCOM_XS_STATE_CONNECTED) != 0)
         err = ops->xs_write(ch->plat, IVCOM_XS_NO_TX, ch->xs_presence, state);
-        if (!err)
-            err = ops->xs_set_perms(ch->plat, IVCOM_XS_NO_TX, ch->xs_presence, ro, 2);
-    }
     return err;
+}
+
+void ivcom_xs_retract(struct ivcom_chan *ch)
+{
+    const struct ivcom_platform_ops *ops = ch->plat->ops;
+    char path[IVCOM_PATH_MAX];
+
+    if (ch->xs_state_written) {
+        if (!node(path, sizeof(path), ch->xs_dir, "client/state"))
+            ops->xs_write(ch->plat, IVCOM_XS_NO_TX, path, "");
+        if (!node(path, sizeof(path), ch->xs_dir, "client/event-channel"))
+            ops->xs_write(ch->plat, IVCOM_XS_NO_TX, path, "");
+        ch->xs_state_written = 0;
+    }
+    if (ch->xs_announced) {
+        ops->xs_rm(ch->plat, IVCOM_XS_NO_TX, ch->xs_presence);
+        ch->xs_announced = 0;
+    }
 }
 
 int ivcom_xs_client_came(struct ivcom_chan *ch)
@@ -313,6 +397,6 @@ void ivcom_xs_withdraw(struct ivcom_chan *ch)
 
     if (ch->is_server && ch->xs_dir[0])
         ops->xs_rm(ch->plat, IVCOM_XS_NO_TX, ch->xs_dir);
-    else if (!ch->is_server && ch->xs_presence[0])
+    else if (!ch->is_server && ch->xs_announced)
         ops->xs_rm(ch->plat, IVCOM_XS_NO_TX, ch->xs_presence);
 }

@@ -28,6 +28,13 @@ IVCOM_EXPORT void ivcom_params_init(struct ivcom_params *p)
     p->spin_us = 30;
 }
 
+/* Domain ids are 16-bit on the wire and those from DOMID_FIRST_RESERVED
+ * up name no domain: a larger int must not wrap around to dom0. */
+static int domid_ok(const struct ivcom_platform *plat, int domid)
+{
+    return domid >= 0 && domid < IVCOM_DOMID_FIRST_RESERVED && domid != plat->domid;
+}
+
 static int order_ok(unsigned order)
 {
     return order >= IVCOM_RING_ORDER_MIN && order <= IVCOM_RING_ORDER_MAX;
@@ -42,8 +49,8 @@ static int name_ok(const char *name)
     for (i = 0; i < n; i++) {
         char c = name[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
-            return 0;
+              (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return 0;   /* xenstored takes no '.' in a path element */
     }
     return 1;
 }
@@ -184,6 +191,31 @@ static void arm(struct ivcom_chan *ch, enum wait_for what, uint32_t need)
         ivcom_ring_prod_arm(&ch->tx, need);
 }
 
+/* A wait that gives up still asks the peer for an event first (and looks
+ * once more after asking): its caller may go on to sleep in poll() on
+ * ivcom_fd(), and only an armed event index makes the peer notify. */
+static int give_up(struct ivcom_chan *ch, enum wait_for what, uint32_t need)
+{
+    int r;
+
+    arm(ch, what, need);
+    r = ready(ch, what, need);
+    return r > 0 ? 0 : r < 0 ? r : -ETIMEDOUT;
+}
+
+/* The XenStore presence probe, every IVCOM_PROBE_MS of a wait that saw
+ * nothing: a destroyed domain runs no unmap notify, so neither an event
+ * nor a live byte will ever say it left. */
+static void probe_peer(struct ivcom_chan *ch, enum wait_for what)
+{
+    if (what == WAIT_PEER_UP) {
+        ch->peer_seen = ivcom_xs_client_came(ch);
+    } else if (ch->connected && ivcom_xs_peer_gone(ch)) {
+        ch->closing = 1;        /* peer_state() now says -EPIPE */
+        ch->ready = 0;          /* and the fast paths step aside */
+    }
+}
+
 static uint64_t deadline_of(int timeout_ms)
 {
     if (timeout_ms < 0)
@@ -235,14 +267,14 @@ static int chan_wait(struct ivcom_chan *ch, enum wait_for what, uint32_t need,
                      uint64_t deadline)
 {
     uint64_t spin_end, yield_from, max_iters, budget, now = ivcom_now_ns();
-    uint64_t i;
+    uint64_t i, next_probe = now + IVCOM_PROBE_MS * NS_PER_MS;
     int r, blocked = 0, yields;
 
     r = ready(ch, what, need);
     if (r)
         return r < 0 ? r : 0;
     if (now >= deadline)
-        return -ETIMEDOUT;
+        return give_up(ch, what, need);
 
     budget = spin_budget(ch);
     spin_end = ch->params.poll_only ? deadline : now + budget;
@@ -271,9 +303,14 @@ static int chan_wait(struct ivcom_chan *ch, enum wait_for what, uint32_t need,
         }
         if ((i & 15) == 0 || now >= yield_from)
             now = ivcom_now_ns();
+        /* Polling never blocks, so it probes on the blocked schedule. */
+        if (now >= next_probe) {
+            probe_peer(ch, what);
+            next_probe = now + IVCOM_PROBE_MS * NS_PER_MS;
+        }
     }
     if (ch->params.poll_only)
-        return -ETIMEDOUT;
+        return give_up(ch, what, need);
     spin_paid(ch, 0);
 
     for (;;) {
@@ -300,12 +337,7 @@ static int chan_wait(struct ivcom_chan *ch, enum wait_for what, uint32_t need,
         if (e == 0) {
             ch->st.wakeups++;
         } else if (e == -ETIMEDOUT) {
-            if (what == WAIT_PEER_UP)
-                ch->peer_seen = ivcom_xs_client_came(ch);
-            else if (ch->connected && ivcom_xs_peer_gone(ch)) {
-                ch->closing = 1;        /* peer_state() now says -EPIPE */
-                ch->ready = 0;          /* and the fast paths step aside */
-            }
+            probe_peer(ch, what);
         } else if (e != -EINTR) {
             return e;
         }
@@ -401,8 +433,7 @@ IVCOM_EXPORT int ivcom_listen(struct ivcom_platform *plat, const char *name,
     unsigned i, ndata;
     int err;
 
-    if (!name_ok(name) || peer_domid < 0 || peer_domid == plat->domid ||
-        (params && !params_ok(params)))
+    if (!name_ok(name) || !domid_ok(plat, peer_domid) || (params && !params_ok(params)))
         return -EINVAL;
     ch = chan_new(plat, name, peer_domid, params);
     if (!ch)
@@ -429,6 +460,7 @@ IVCOM_EXPORT int ivcom_listen(struct ivcom_platform *plat, const char *name,
     c->s2c_order = ch->params.tx_order;
     c->c2s_order = ch->params.rx_order;
     c->nr_grefs = ndata;
+    ch->nonce = c->nonce = ivcom_os_nonce();
     for (i = 0; i < ndata; i++)
         c->grefs[i] = refs[i + 1];
     setup_rings(ch, (uint8_t *)ch->area + IVCOM_PAGE_SIZE);
@@ -470,9 +502,14 @@ IVCOM_EXPORT int ivcom_accept(struct ivcom_chan *ch, int timeout_ms)
     err = chan_wait(ch, WAIT_PEER_UP, 0, deadline_of(timeout_ms));
     if (err)
         return err;
+    /* Usable only once XenStore says so too: a failed write leaves the
+     * channel unaccepted (accept may be called again). */
+    err = ivcom_xs_set_state(ch, IVCOM_XS_STATE_CONNECTED);
+    if (err)
+        return err;
     ch->connected = 1;
     ch->ready = ch->params.mode;
-    return ivcom_xs_set_state(ch, IVCOM_XS_STATE_CONNECTED);
+    return 0;
 }
 
 /* The control page as the server wrote it must agree with its XenStore
@@ -480,7 +517,7 @@ IVCOM_EXPORT int ivcom_accept(struct ivcom_chan *ch, int timeout_ms)
 static int check_ctrl(struct ivcom_chan *ch, uint32_t *grefs, unsigned *ndata)
 {
     struct ivcom_ctrl *c = ch->ctrl;
-    uint32_t n;
+    uint32_t i, n;
 
     if (ivcom_load_once(&c->magic) != IVCOM_WIRE_MAGIC ||
         ivcom_load_once(&c->version) != IVCOM_WIRE_VERSION ||
@@ -488,10 +525,15 @@ static int check_ctrl(struct ivcom_chan *ch, uint32_t *grefs, unsigned *ndata)
         ivcom_load_once(&c->s2c_order) != ch->params.rx_order ||
         ivcom_load_once(&c->c2s_order) != ch->params.tx_order)
         return -EPROTO;
+    /* The page the offer's ref grants now is not the offer's page: the
+     * server that made the offer is gone and the ref went to another. */
+    if (ivcom_load_once(&c->nonce) != ch->nonce)
+        return -ESTALE;
     n = ivcom_load_once(&c->nr_grefs);
     if (n != ring_pages(ch->params.rx_order) + ring_pages(ch->params.tx_order))
         return -EPROTO;
-    memcpy(grefs, c->grefs, n * sizeof(*grefs));
+    for (i = 0; i < n; i++)
+        grefs[i] = ivcom_load_once(&c->grefs[i]);
     *ndata = n;
     return 0;
 }
@@ -506,8 +548,7 @@ IVCOM_EXPORT int ivcom_connect(struct ivcom_platform *plat, const char *name,
     struct ivcom_chan *ch;
     int err;
 
-    if (!name_ok(name) || server_domid < 0 || server_domid == plat->domid ||
-        (params && !params_ok(params)))
+    if (!name_ok(name) || !domid_ok(plat, server_domid) || (params && !params_ok(params)))
         return -EINVAL;
     ch = chan_new(plat, name, server_domid, params);
     if (!ch)
@@ -521,16 +562,16 @@ IVCOM_EXPORT int ivcom_connect(struct ivcom_platform *plat, const char *name,
     err = ops->map(plat, server_domid, 1, &ctrl_ref, 1, &ch->area);
     if (err) {
         ch->area = NULL;
-        goto out_free;
+        goto out_retract;
     }
     ch->ctrl = ch->area;
     err = check_ctrl(ch, grefs, &ch->data_pages);
     if (err)
-        goto out_free;
+        goto out_retract;
     err = ops->map(plat, server_domid, ch->data_pages, grefs, 1, &ch->data);
     if (err) {
         ch->data = NULL;
-        goto out_free;
+        goto out_retract;
     }
     setup_rings(ch, ch->data);
     /* Our own lines start from zero whatever the server left there. */
@@ -541,27 +582,33 @@ IVCOM_EXPORT int ivcom_connect(struct ivcom_platform *plat, const char *name,
 
     err = open_evtchn(ch);
     if (err)
-        goto out_free;
+        goto out_retract;
     err = ops->evtchn_bind(ch->ev, server_domid, remote_port, &ch->port);
     if (err)
-        goto out_free;
+        goto out_retract;
     err = ops->unmap_notify(plat, ch->area, offsetof(struct ivcom_ctrl, client_live),
                             ch->port);
     if (err && err != -EOPNOTSUPP)
-        goto out_free;
-    /* R4: our lines are initialised before we say we are up; pairs with
-     * A4 in the server's accept.  Up in the page BEFORE "connected" in
-     * XenStore: a server whose accept learns from XenStore that we came
-     * must find us up (or, later, closed or dead), never still "dead"
-     * from before we started -- it would take that for a departure and
-     * close at once (seen on real Xen, where the XenStore writes between
-     * the two take long enough for an accept probe to fall in between).
-     * Should the write fail, we say we left. */
+        goto out_retract;
+    /* The order of the next three steps is the protocol:
+     * 1. our presence node, readable by the server (one transaction): once
+     *    connected, the server's waits probe it and take a missing or
+     *    unreadable node for a departure (when XenStore is slow, as under
+     *    TCG, a probe can fall anywhere in between);
+     * 2. up in the page: R4, our lines are initialised before we say we
+     *    are up; pairs with A4 in the server's accept;
+     * 3. "connected" in XenStore: a server whose accept learns from there
+     *    that we came must find us up (or, later, closed or dead), never
+     *    still "dead" from before we started.
+     * Should a write fail, we take it all back and are dead again. */
+    err = ivcom_xs_announce(ch);
+    if (err)
+        goto out_retract;
     ivcom_store_release(ch->own_live, IVCOM_LIVE_UP);
     err = ivcom_xs_set_state(ch, IVCOM_XS_STATE_CONNECTED);
     if (err) {
-        ivcom_store_release(ch->own_live, IVCOM_LIVE_CLOSED);
-        goto out_free;
+        ivcom_store_release(ch->own_live, IVCOM_LIVE_DEAD);
+        goto out_retract;
     }
     ch->connected = 1;
     ch->ready = ch->params.mode;
@@ -570,6 +617,8 @@ IVCOM_EXPORT int ivcom_connect(struct ivcom_platform *plat, const char *name,
     *out = ch;
     return 0;
 
+out_retract:
+    ivcom_xs_retract(ch);
 out_free:
     chan_teardown(ch);
     return err;
@@ -616,8 +665,10 @@ IVCOM_EXPORT int ivcom_ack(struct ivcom_chan *ch)
  * published so that the consumer can free the space we wait for. */
 HOT int msg_reserve_once(struct ivcom_chan *ch, size_t len, void **buf)
 {
-    int r = peer_state(ch);
+    int r;
 
+    ch->tx.pending = 0;         /* a failed reserve leaves nothing to commit */
+    r = peer_state(ch);
     if (r)
         return r;
     r = ivcom_ring_msg_reserve(&ch->tx, len, buf);
@@ -845,8 +896,10 @@ IVCOM_EXPORT ssize_t ivcom_try_recv(struct ivcom_chan *ch, void *buf, size_t len
 
 static int stream_reserve_once(struct ivcom_chan *ch, void **buf, size_t *len)
 {
-    int r = peer_state(ch);
+    int r;
 
+    ch->tx.pending = 0;         /* a failed reserve leaves nothing to commit */
+    r = peer_state(ch);
     if (r)
         return r;
     r = ivcom_ring_stream_reserve(&ch->tx, buf, len);

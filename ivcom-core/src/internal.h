@@ -10,6 +10,8 @@
 #include "ring.h"
 
 #define IVCOM_NAME_MAX      63
+/* Xen's DOMID_FIRST_RESERVED: ids from here up are not domains. */
+#define IVCOM_DOMID_FIRST_RESERVED 0x7ff0
 #define IVCOM_PATH_MAX      160
 /* While blocked, re-check the peer's XenStore presence this often: a
  * destroyed domain runs no unmap notify, so no event will come. */
@@ -66,6 +68,9 @@ struct ivcom_chan {
     uint64_t spin_ns;
     uint32_t spin_idle;
 
+    uint64_t nonce;                 /* the offer's, in ctrl and XenStore */
+    uint8_t  xs_announced;          /* client: its presence node exists */
+    uint8_t  xs_state_written;      /* client: it wrote client/state */
     char     xs_dir[IVCOM_PATH_MAX];    /* server's offer directory */
     char     xs_presence[IVCOM_PATH_MAX]; /* client's presence node */
     struct ivcom_stats st;
@@ -78,13 +83,22 @@ const char *ivcom_default_platform(void);
 /* Let another runnable thread have this CPU (the peer may be waiting for
  * it when both ends share a CPU); returns at once when none is. */
 void ivcom_os_yield(void);
+/* 64 unpredictable-enough bits for an offer's nonce: distinct offers must
+ * differ (it names an offer; it is not a secret). */
+uint64_t ivcom_os_nonce(void);
 
 /* XenStore side of the handshake (chan_xs.c). */
 int  ivcom_xs_offer(struct ivcom_chan *ch, uint32_t ctrl_ref);
 int  ivcom_xs_read_offer(struct ivcom_chan *ch, int server_domid,
                          uint32_t *ctrl_ref, uint32_t *port,
                          int timeout_ms);
+/* Client: its presence node, readable by the server, in one transaction:
+ * written before its live byte says up, since the server's presence probe
+ * takes a missing or unreadable node for a departure. */
+int  ivcom_xs_announce(struct ivcom_chan *ch);
 int  ivcom_xs_set_state(struct ivcom_chan *ch, const char *state);
+/* Client: a connect that failed takes back what it wrote. */
+void ivcom_xs_retract(struct ivcom_chan *ch);
 /* Server, before accept saw the client: 1 if client/state says it came. */
 int  ivcom_xs_client_came(struct ivcom_chan *ch);
 /* 1 when the peer's presence node is gone or says closed, else 0. */

@@ -146,9 +146,11 @@ static int minios_share(struct ivcom_platform *plat, int peer, unsigned npages,
                                               virt_to_mfn(pages + (size_t)i * PAGE_SIZE), 0);
 
         if (ref == GRANT_INVALID_REF) {
-            /* Nobody has seen these refs yet: revoking cannot be busy. */
-            revoke(s->refs, i, 0);
-            free_pages_n(pages, npages);
+            /* Nobody was told these refs, yet the peer may have guessed
+             * and mapped one: pages whose grant is not revoked are leaked,
+             * never handed out again (as unshare does). */
+            if (revoke(s->refs, i, 0) == 0)
+                free_pages_n(pages, npages);
             free(s);
             return -ENOSPC;
         }

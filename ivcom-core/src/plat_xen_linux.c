@@ -134,6 +134,14 @@ static struct area *area_take(struct xl_priv *p, void *addr)
     return NULL;
 }
 
+/* Grant and event-channel calls take 16-bit domain ids: a larger int
+ * would wrap (65536 is dom0), and ids from DOMID_FIRST_RESERVED up name
+ * no domain. */
+static int domid_ok(int domid)
+{
+    return domid >= 0 && domid < IVCOM_DOMID_FIRST_RESERVED;
+}
+
 static int xl_share(struct ivcom_platform *plat, int peer, unsigned npages,
                     void **addr, uint32_t *refs)
 {
@@ -143,6 +151,8 @@ static int xl_share(struct ivcom_platform *plat, int peer, unsigned npages,
     void *va;
     int err;
 
+    if (!domid_ok(peer))
+        return -EINVAL;
     op = calloc(1, sizeof(*op) + npages * sizeof(uint32_t));
     if (!op)
         return -ENOMEM;
@@ -211,6 +221,8 @@ static int xl_map(struct ivcom_platform *plat, int peer, unsigned npages,
     void *va;
     int err;
 
+    if (!domid_ok(peer))
+        return -EINVAL;
     op = calloc(1, sizeof(*op) + npages * sizeof(op->refs[0]));
     if (!op)
         return -ENOMEM;
@@ -316,8 +328,11 @@ static void xl_evtchn_close(struct ivcom_evtchn *ev)
 
 static int xl_alloc_unbound(struct ivcom_evtchn *ev, int peer, uint32_t *port)
 {
-    xenevtchn_port_or_error_t p = xenevtchn_bind_unbound_port(ev->xce, (uint32_t)peer);
+    xenevtchn_port_or_error_t p;
 
+    if (!domid_ok(peer))
+        return -EINVAL;
+    p = xenevtchn_bind_unbound_port(ev->xce, (uint32_t)peer);
     if (p < 0)
         return -errno;
     *port = (uint32_t)p;
@@ -326,8 +341,11 @@ static int xl_alloc_unbound(struct ivcom_evtchn *ev, int peer, uint32_t *port)
 
 static int xl_bind(struct ivcom_evtchn *ev, int peer, uint32_t remote, uint32_t *port)
 {
-    xenevtchn_port_or_error_t p = xenevtchn_bind_interdomain(ev->xce, (uint32_t)peer, remote);
+    xenevtchn_port_or_error_t p;
 
+    if (!domid_ok(peer))
+        return -EINVAL;
+    p = xenevtchn_bind_interdomain(ev->xce, (uint32_t)peer, remote);
     if (p < 0)
         return -errno;
     *port = (uint32_t)p;

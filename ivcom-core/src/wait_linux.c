@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <sched.h>
+#include <sys/random.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,4 +29,14 @@ const char *ivcom_default_platform(void)
 void ivcom_os_yield(void)
 {
     sched_yield();
+}
+
+uint64_t ivcom_os_nonce(void)
+{
+    uint64_t v;
+
+    if (getrandom(&v, sizeof(v), GRND_NONBLOCK) == (ssize_t)sizeof(v))
+        return v;
+    /* No entropy yet (early boot): time and pid still tell offers apart. */
+    return ivcom_now_ns() * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid() << 32;
 }

@@ -25,3 +25,19 @@ void ivcom_os_yield(void)
 {
     sched_yield();
 }
+
+/* The TSC and Xen system time, mixed (splitmix64's finaliser) with a
+ * counter: offers of one boot never repeat, and a re-created domain
+ * starts from another TSC. */
+uint64_t ivcom_os_nonce(void)
+{
+    static uint64_t count;
+    uint32_t lo, hi;
+    uint64_t z;
+
+    __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+    z = ((uint64_t)hi << 32 | lo) ^ monotonic_clock() << 17 ^ ++count * 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}

@@ -111,6 +111,8 @@ int main(void)
     F(struct ivcom_ctrl, reserved0);
     F(struct ivcom_ctrl, nr_grefs);
     F(struct ivcom_ctrl, flags);
+    F(struct ivcom_ctrl, reserved1);
+    F(struct ivcom_ctrl, nonce);
     F(struct ivcom_ctrl, pad0);
     F(struct ivcom_ctrl, s2c_prod);
     F(struct ivcom_ctrl, s2c_prod.prod);

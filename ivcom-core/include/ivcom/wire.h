@@ -11,7 +11,8 @@
  *
  *   control page (4096 bytes)
  *   0x000  line 0  identity: magic, version, mode, ring orders, grant count,
- *                  live flags (one byte per side, cleared by unmap notify)
+ *                  live flags (one byte per side, cleared by unmap notify),
+ *                  the offer's nonce
  *   0x040  line 1  s2c producer line   (written by the server only)
  *   0x080  line 2  s2c consumer line   (written by the client only)
  *   0x0c0  line 3  c2s producer line   (written by the client only)
@@ -86,7 +87,11 @@ struct ivcom_ctrl {
     uint8_t  reserved0;
     uint32_t nr_grefs;      /* data pages: 2^(s2c-12) + 2^(c2s-12) */
     uint32_t flags;         /* reserved, 0 in v1 */
-    uint8_t  pad0[IVCOM_CACHELINE - 20];
+    uint32_t reserved1;     /* 0 */
+    uint64_t nonce;         /* random per offer, also in the XenStore offer:
+                               ties the offer to this page (a stale offer's
+                               refs may grant another channel's page now) */
+    uint8_t  pad0[IVCOM_CACHELINE - 32];
 
     struct ivcom_prod_line s2c_prod;
     struct ivcom_cons_line s2c_cons;
@@ -134,6 +139,8 @@ _Static_assert(offsetof(struct ivcom_ctrl, client_live) == 0x0a, "client_live");
 _Static_assert(offsetof(struct ivcom_ctrl, reserved0) == 0x0b, "reserved0");
 _Static_assert(offsetof(struct ivcom_ctrl, nr_grefs) == 0x0c, "nr_grefs");
 _Static_assert(offsetof(struct ivcom_ctrl, flags) == 0x10, "flags");
+_Static_assert(offsetof(struct ivcom_ctrl, reserved1) == 0x14, "reserved1");
+_Static_assert(offsetof(struct ivcom_ctrl, nonce) == 0x18, "nonce");
 _Static_assert(offsetof(struct ivcom_ctrl, s2c_prod) == 0x40, "s2c_prod");
 _Static_assert(offsetof(struct ivcom_ctrl, s2c_cons) == 0x80, "s2c_cons");
 _Static_assert(offsetof(struct ivcom_ctrl, c2s_prod) == 0xc0, "c2s_prod");

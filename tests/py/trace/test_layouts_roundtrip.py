@@ -24,7 +24,8 @@ def line(kind: str) -> st.SearchStrategy[dict]:
         {
             "magic": u32, "version": u16, "mode": u8, "s2c_order": u8, "c2s_order": u8,
             "server_live": u8, "client_live": u8, "reserved0": u8, "nr_grefs": u32,
-            "flags": u32, "s2c_prod": line("prod"), "s2c_cons": line("cons"),
+            "flags": u32, "reserved1": u32, "nonce": st.integers(0, 2**64 - 1),
+            "s2c_prod": line("prod"), "s2c_cons": line("cons"),
             "c2s_prod": line("prod"), "c2s_cons": line("cons"),
         }
     )

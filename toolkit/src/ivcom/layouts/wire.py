@@ -8,7 +8,7 @@ from __future__ import annotations
 import struct as _struct
 from dataclasses import dataclass, replace
 
-from construct import Array, Int8ul, Int16ul, Int32ul, Padding, Struct
+from construct import Array, Int8ul, Int16ul, Int32ul, Int64ul, Padding, Struct
 
 from ivcom.layouts.common import (
     CACHELINE,
@@ -67,7 +67,9 @@ IVCOM_CTRL = Struct(
     "reserved0" / Int8ul,
     "nr_grefs" / Int32ul,
     "flags" / Int32ul,
-    "pad0" / Padding(CACHELINE - 20),
+    "reserved1" / Int32ul,
+    "nonce" / Int64ul,
+    "pad0" / Padding(CACHELINE - 32),
     "s2c_prod" / PROD_LINE,
     "s2c_cons" / CONS_LINE,
     "c2s_prod" / PROD_LINE,
@@ -110,6 +112,8 @@ class IvcomCtrl:
     c2s_cons_notify: int
     c2s_cons_wait: int
     grefs: tuple[int, ...] = ()
+    reserved1: int = 0
+    nonce: int = 0
 
 
 def ivcom_nr_grefs(s2c_order: int, c2s_order: int) -> int:
@@ -131,6 +135,8 @@ def build_ivcom(
     c2s: dict[str, int] | None = None,
     flags: int = 0,
     reserved0: int = 0,
+    reserved1: int = 0,
+    nonce: int = 0,
 ) -> bytes:
     """A whole control page (4096 bytes), for tests and fake sources.
 
@@ -172,6 +178,8 @@ def build_ivcom(
             "reserved0": reserved0,
             "nr_grefs": nr_grefs,
             "flags": flags,
+            "reserved1": reserved1,
+            "nonce": nonce,
             "s2c_prod": s2c_p,
             "s2c_cons": s2c_c,
             "c2s_prod": c2s_p,
@@ -377,12 +385,13 @@ def decode_ivcom(
     for who in ("server_live", "client_live"):
         if c[who] not in LIVE_NAMES:
             v.append(Violation(ViolationKind.BAD_LIVE, who, f"live byte {c[who]} is not 0/1/2"))
-    if c.reserved0 or c.flags:
+    if c.reserved0 or c.flags or c.reserved1:
         v.append(
             Violation(
                 ViolationKind.RESERVED,
                 "ctrl",
-                f"reserved0 {c.reserved0:#x}, flags {c.flags:#x} (both 0 in v1)",
+                f"reserved0 {c.reserved0:#x}, flags {c.flags:#x}, reserved1 "
+                f"{c.reserved1:#x} (all 0 in v1)",
             )
         )
     ngrefs = min(c.nr_grefs, IVCOM_CTRL_MAX_GREFS, max(0, (len(ctrl) - 0x140) // 4))
@@ -398,6 +407,8 @@ def decode_ivcom(
         reserved0=c.reserved0,
         nr_grefs=c.nr_grefs,
         flags=c.flags,
+        reserved1=c.reserved1,
+        nonce=c.nonce,
         s2c_prod=c.s2c_prod.prod,
         s2c_cons_event=c.s2c_prod.cons_event,
         s2c_prod_notify=c.s2c_prod.notify_count,
