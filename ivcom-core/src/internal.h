@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libivcom internals shared by channel.c, chan_xs.c and the wait code. */
+/* libivcom internals shared by the chan_*.c files and the wait code. */
 #ifndef IVCOM_INTERNAL_H
 #define IVCOM_INTERNAL_H
 

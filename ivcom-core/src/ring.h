@@ -193,6 +193,13 @@ static inline struct ivcom_msg_hdr ivcom_ring_get_hdr(const struct ivcom_ring *r
 /* Message mode.  reserve: 0, -EAGAIN (r->need says how much space is
  * wanted), -EMSGSIZE, -EPROTO.  It may advance pvt past a PAD record; the
  * caller publishes that even on -EAGAIN. */
+/* A failed reserve or peek: nothing is left to commit or release. */
+static inline int ivcom_ring_abandon(struct ivcom_ring *r, int err)
+{
+    r->pending = 0;
+    return err;
+}
+
 static inline int ivcom_ring_msg_reserve(struct ivcom_ring *r, size_t len, void **buf)
 {
     int64_t free;
@@ -200,21 +207,21 @@ static inline int ivcom_ring_msg_reserve(struct ivcom_ring *r, size_t len, void 
 
     /* A new reservation abandons any earlier one that was not committed,
      * and a reserve that fails leaves nothing to commit: the PAD it may
-     * write below lies over the abandoned reservation's bytes. */
-    r->pending = 0;
+     * write below lies over the abandoned reservation's bytes.  (Every
+     * return below sets pending: the success path with the new record.) */
     if (len > ivcom_ring_max_msg(r))
-        return -EMSGSIZE;
+        return ivcom_ring_abandon(r, -EMSGSIZE);
     rec = ivcom_msg_record((uint32_t)len);
     off = r->pvt & r->mask;
     contig = r->size - off;
     free = ivcom_ring_free_cached(r, rec > contig ? contig + rec : rec);
     if (free < 0)
-        return (int)free;
+        return ivcom_ring_abandon(r, (int)free);
     if (rec > contig) {
         /* Records never wrap: cover the tail with one PAD record. */
         if ((uint32_t)free < contig) {
             r->need = contig;
-            return -EAGAIN;
+            return ivcom_ring_abandon(r, -EAGAIN);
         }
         ivcom_ring_put_hdr(r, off, contig - (uint32_t)sizeof(struct ivcom_msg_hdr), IVCOM_MSG_PAD);
         r->pvt += contig;
@@ -223,7 +230,7 @@ static inline int ivcom_ring_msg_reserve(struct ivcom_ring *r, size_t len, void 
     }
     if ((uint32_t)free < rec) {
         r->need = rec;
-        return -EAGAIN;
+        return ivcom_ring_abandon(r, -EAGAIN);
     }
     ivcom_ring_put_hdr(r, off, (uint32_t)len, IVCOM_MSG_DATA);
     r->pending = rec;
@@ -241,33 +248,32 @@ static inline void ivcom_ring_msg_commit(struct ivcom_ring *r)
 static inline int ivcom_ring_msg_peek(struct ivcom_ring *r, const void **buf, size_t *len)
 {
     /* As reserve: a failed peek leaves nothing to release. */
-    r->pending = 0;
     for (;;) {
         struct ivcom_msg_hdr h;
         int64_t avail = ivcom_ring_avail_cached(r);
         uint32_t off, contig, rec;
 
         if (avail <= 0)
-            return avail < 0 ? (int)avail : -EAGAIN;
+            return ivcom_ring_abandon(r, avail < 0 ? (int)avail : -EAGAIN);
         if ((uint64_t)avail < sizeof(h))
-            return -EPROTO;         /* the producer publishes whole records */
+            return ivcom_ring_abandon(r, -EPROTO);         /* the producer publishes whole records */
         off = r->pvt & r->mask;
         contig = r->size - off;
         /* Copy the header out once; validate and use only the copy. */
         h = ivcom_ring_get_hdr(r, off);
         if (h.reserved != 0)
-            return -EPROTO;
+            return ivcom_ring_abandon(r, -EPROTO);
         if (h.type == IVCOM_MSG_PAD) {
             if (h.len != contig - sizeof(h) || (uint64_t)avail < contig)
-                return -EPROTO;
+                return ivcom_ring_abandon(r, -EPROTO);
             r->pvt += contig;
             continue;
         }
         if (h.type != IVCOM_MSG_DATA || h.len > ivcom_ring_max_msg(r))
-            return -EPROTO;
+            return ivcom_ring_abandon(r, -EPROTO);
         rec = ivcom_msg_record(h.len);
         if (rec > contig || rec > (uint64_t)avail)
-            return -EPROTO;
+            return ivcom_ring_abandon(r, -EPROTO);
         r->pending = rec;
         *buf = r->data + off + sizeof(h);
         *len = h.len;

@@ -1,31 +1,51 @@
 #!/usr/bin/env python3
-"""Static check: every peer-writable shared field is read once, through an accessor.
+"""Every peer-writable shared field is read once: in the source, and in the code.
 
-    check_shared_reads.py [SRC_DIR]      (default: ivcom-core/src)
+    check_shared_reads.py [--no-codegen] [--cc CC] [SRC_DIR]   (default: ivcom-core/src)
 
-Peer-writable shared memory in libivcom is reached through
+Source check.  Peer-writable shared memory in libivcom is reached through
   - the ring lines:      `...->pl-><field>`, `...->cl-><field>`
   - the control page:    `ctrl-><field>`, `c-><field>` (struct ivcom_ctrl fields)
-  - the ring bytes:      `...->data[...]`
+  - the ring bytes:      `...->data[...]`, and `...->data + off` copied out
+                         (memcpy/memmove/memcmp source) or dereferenced
   - the peer's live byte: `peer_live`
 A read of any of them must be the direct argument of ivcom_load_acquire()
 or ivcom_load_once() (one access, never re-fetched by the compiler), and
 the same field may be read that way at most once per function (a second
 read is a double fetch: the peer may change the value in between).
-Writes (plain assignment or ivcom_store_*) and taking an address are
-fine.  The functions in RAW_OK may touch shared memory directly, each for
-the reason given.  Exit 0 when clean, 1 with one line per finding.
+Writes (plain assignment, ivcom_store_*, a memcpy into the ring) and
+taking an address are fine.  The functions in RAW_OK may touch shared
+memory directly, each for the reason given.
+
+Codegen check (unless --no-codegen).  C lets a compiler split a copy out of
+shared memory, or fetch a field again after its check, whatever the
+source says (the XSA-155 class).  tests/fuzz/c/single_fetch.c is compiled
+with SRC_DIR's ring.h and ring*.c by each compiler in COMPILERS (or --cc)
+at each of OPT_LEVELS and run: it counts, per operation of the data path,
+the instructions that touch each shared byte, and every peer-writable
+field it reads (record headers, prod, cons, the event indexes) must be
+read by exactly one.  A compiler that is not installed is skipped with a
+line saying so; so is the whole check off x86-64 Linux.
+
+Exit 0 when clean, 1 with one line per finding, 2 when the check itself
+could not run (no sources, a probe that does not build or crashes).
 """
 
 from __future__ import annotations
 
+import argparse
+import platform
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SRC = ROOT / "ivcom-core" / "src"
+PROBE = ROOT / "tests" / "fuzz" / "c" / "single_fetch.c"
 
 # Functions allowed to touch shared memory without the accessors.
 RAW_OK: dict[str, str] = {
@@ -33,8 +53,7 @@ RAW_OK: dict[str, str] = {
     "setup_rings": "takes the addresses of the lines and live bytes",
     "ivcom_listen": "the server fills its own page before anyone can map it",
     "check_ctrl": "copies the grant list out once (memcpy) before using it",
-    "ivcom_ring_msg_peek": "copies each header out once (memcpy) before validating it",
-    "put_hdr": "the producer writes its own header",
+    "ivcom_ring_put_hdr": "the producer writes its own header",
     "ivcom_ring_msg_reserve": "the producer writes its own PAD header",
 }
 # Functions allowed to read one field more than once, with the reason.
@@ -52,6 +71,8 @@ PATTERNS = [
     ("line", re.compile(r"[\w\]\)]*(?:\s*(?:->|\.)\s*\w+)*\s*->\s*(?:pl|cl)\s*->\s*\w+" + _TAIL)),
     ("ctrl", re.compile(r"\b(?:ctrl|c)\s*->\s*(?:" + "|".join(CTRL_FIELDS) + r")\b" + _TAIL)),
     ("data", re.compile(r"[\w\]\)]*(?:\s*(?:->|\.)\s*\w+)*\s*->\s*data\s*\[")),
+    # A pointer into the ring bytes: judged by what it is handed to.
+    ("dptr", re.compile(r"[\w\]\)]*(?:\s*(?:->|\.)\s*\w+)*\s*->\s*data\b(?=\s*\+)")),
     ("live", re.compile(r"(?:[\w\]\)]+(?:\s*(?:->|\.)\s*\w+)*?\s*(?:->|\.)\s*)?\bpeer_live\b")),
 ]
 
@@ -209,7 +230,7 @@ def check_text(text: str, path: str) -> tuple[list[Finding], int]:
 
 
 def sources(src: Path) -> list[Path]:
-    files = sorted(src.glob("*.c")) + sorted(p for p in src.glob("ring*.h"))
+    files = sorted(src.glob("*.c")) + sorted(p for p in src.glob("ring*.h")) + sorted(src.glob("chan*.h"))
     # Backends (plat_*.c) map and grant pages but never interpret them, and
     # xs_ring.c is the XenStore wire protocol: neither touches these fields,
     # but scanning them is harmless and catches a future slip.

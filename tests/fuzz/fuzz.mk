@@ -8,7 +8,7 @@
 #   fuzz         every target for $(FUZZ_SECONDS) s (default 60) on the
 #                seeds + a working corpus under build/fuzz/corpus; prints
 #                execs/s, total execs and line coverage of ring.c,
-#                channel.c and chan_xs.c
+#                chan*.c (the channel code, split by concern)
 #   fuzz-replay  the seed corpus and tests/fuzz/crashes/ through the
 #                replay build (any sanitizer report or invariant = failure)
 
@@ -28,13 +28,13 @@ FUZZ_CFLAGS     := -std=gnu11 -g -O1 -Wall -Wextra -Wno-type-limits -D_GNU_SOURC
                    -fno-omit-frame-pointer \
                    -I$(FUZZ_ROOT)/ivcom-core/include -I$(FUZZ_CORE) -I$(FUZZ_DIR)/c
 FUZZ_SAN        := -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_COVERED    := $(FUZZ_CORE)/ring.c $(FUZZ_CORE)/channel.c $(FUZZ_CORE)/chan_xs.c
+FUZZ_COVERED    := $(FUZZ_CORE)/ring.c $(sort $(wildcard $(FUZZ_CORE)/chan*.c))
 
 # Library sources each target links (the real objects, no platform backend).
 FUZZ_SRC_ring_consumer  := $(FUZZ_CORE)/ring.c
 FUZZ_SRC_ring_producer  := $(FUZZ_CORE)/ring.c
 FUZZ_SRC_msg_header     := $(FUZZ_CORE)/ring.c
-FUZZ_SRC_channel_attach := $(addprefix $(FUZZ_CORE)/,ring.c channel.c chan_xs.c error.c \
+FUZZ_SRC_channel_attach := $(FUZZ_CORE)/ring.c $(sort $(wildcard $(FUZZ_CORE)/chan*.c)) $(addprefix $(FUZZ_CORE)/,error.c \
                              wait_linux.c platform.c)
 FUZZ_LD_channel_attach  := -Wl,--wrap=ivcom_now_ns
 FUZZ_DEPS               := $(wildcard $(FUZZ_DIR)/c/*.h $(FUZZ_CORE)/*.h \

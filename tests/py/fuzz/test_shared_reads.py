@@ -67,7 +67,7 @@ def test_catches_raw_read(tmp_path: Path) -> None:
 
 def test_catches_raw_live_byte_and_ctrl_read(tmp_path: Path) -> None:
     src = copy_tree(tmp_path)
-    chan = src / "channel.c"
+    chan = src / "chan.h"
     text = chan.read_text()
     new = text.replace("v = ivcom_load_acquire(ch->peer_live);",
                        "v = *ch->peer_live;", 1)

@@ -1,6 +1,6 @@
 """An explicit-state model checker of one direction of an IVCOM channel.
 
-One producer and one consumer share a message-mode ring, as channel.c
+One producer and one consumer share a message-mode ring, as the channel code
 drives ivcom-core/src/ring.h (ivcom_send/ivcom_recv, tx_publish/rx_publish,
 chan_wait: ready() -> arm() -> ready() -> block).  Every interleaving of
 their steps is enumerated breadth-first with a visited set, under SC or
