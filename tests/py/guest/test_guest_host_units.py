@@ -6,7 +6,7 @@ import re
 import shutil
 
 import pytest
-from guest_helpers import run_make
+from guest_helpers import ROOT, run_make
 
 
 def test_host_unit_programs() -> None:
@@ -19,3 +19,7 @@ def test_host_unit_programs() -> None:
     passed, failed = int(m.group(1)), int(m.group(2))
     assert failed == 0 and proc.returncode == 0, out
     assert passed >= 7, out
+    # Every program there is ran (a new tests/c/guest_*.c is picked up).
+    for prog in sorted((ROOT / "tests" / "c").glob("guest_*.c")):
+        ran = re.search(rf"^(PASS|SKIP) {prog.stem}\b", out, re.M)
+        assert ran, f"{prog.stem} did not run:\n{out}"
