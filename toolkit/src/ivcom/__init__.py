@@ -1,3 +1,57 @@
-"""IVCOM toolkit: ring layouts, XenStore access, the Xen lab and benchmarks."""
+"""IVCOM toolkit: ring layouts, XenStore access, the Xen lab and benchmarks,
+and channels from Python.
+
+Channels (libivcom through ctypes, loaded on first use)::
+
+    import ivcom
+
+    with ivcom.Channel.connect("echo", server=1, timeout=10) as ch:
+        ch.send(b"ping")
+        print(ch.recv())
+
+asyncio lives in :mod:`ivcom.aio`; its streams functions are here too:
+``ivcom.open_connection`` and ``ivcom.start_server`` (imported lazily, so
+that ``import ivcom`` does not import asyncio).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ivcom.channel import Channel, Platform, Reservation, Stats
+from ivcom.exceptions import (
+    ChannelClosedError,
+    InvalidArgumentError,
+    MessageTooLargeError,
+    NotConnectedError,
+    ProtocolError,
+    StaleOfferError,
+)
+
+if TYPE_CHECKING:
+    from ivcom.aio import open_connection, start_server
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Channel",
+    "ChannelClosedError",
+    "InvalidArgumentError",
+    "MessageTooLargeError",
+    "NotConnectedError",
+    "Platform",
+    "ProtocolError",
+    "Reservation",
+    "StaleOfferError",
+    "Stats",
+    "open_connection",
+    "start_server",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("open_connection", "start_server"):
+        from ivcom import aio
+
+        return getattr(aio, name)
+    raise AttributeError(f"module 'ivcom' has no attribute {name!r}")
