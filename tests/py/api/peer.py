@@ -152,10 +152,10 @@ def lines(name: str, server: int, count: str) -> None:
     asyncio.run(_lines(name, server, count))
 
 
-async def _stream_server(name: str, client: int) -> None:
+async def _stream_server(name: str, client: int, size: str) -> None:
     async def handler(reader: asyncio.StreamReader, writer: ivcom.aio.ChannelStreamWriter
                       ) -> None:
-        data = await reader.read()          # to EOF
+        data = await reader.readexactly(int(size))
         writer.write(hashlib.sha256(data).hexdigest().encode() + b"\n")
         await writer.drain()
         await writer.channel.flush()
@@ -169,8 +169,8 @@ async def _stream_server(name: str, client: int) -> None:
     print("ok served", n)
 
 
-def stream_server(name: str, client: int) -> None:
-    asyncio.run(_stream_server(name, client))
+def stream_server(name: str, client: int, size: str) -> None:
+    asyncio.run(_stream_server(name, client, size))
 
 
 ROLES = {f.__name__.replace("_", "-"): f for f in (

@@ -296,20 +296,19 @@ def test_bad_arguments(doms: Doms) -> None:
     with pytest.raises(OSError) as ei:
         ivcom.Platform("no-such-platform")
     assert ei.value.errno == errno.ENODEV
-    with doms.holding():
-        with ivcom.Channel.listen("ba", doms.peer) as msg, \
+    with doms.holding(), ivcom.Channel.listen("ba", doms.peer) as msg, \
                 ivcom.Channel.listen("bs", doms.peer, mode="stream") as st:
-            for call in (lambda: msg.send("text"), lambda: msg.send(3),
-                         lambda: msg.recv_into(b"read-only"), lambda: msg.recv(max_size=-1),
-                         lambda: msg.reserve(), lambda: msg.accept(timeout=-2)):
-                with pytest.raises((TypeError, ValueError)):
-                    call()
-            with pytest.raises(ValueError, match="stream"):
-                msg.write(b"x")
-            with pytest.raises(ValueError, match="message"):
-                st.send(b"x")
-            with pytest.raises(ValueError):
-                st.read(-1)
+        for call in (lambda: msg.send("text"), lambda: msg.send(3),
+                     lambda: msg.recv_into(b"read-only"), lambda: msg.recv(max_size=-1),
+                     lambda: msg.reserve(), lambda: msg.accept(timeout=-2)):
+            with pytest.raises((TypeError, ValueError)):
+                call()
+        with pytest.raises(ValueError, match="stream"):
+            msg.write(b"x")
+        with pytest.raises(ValueError, match="message"):
+            st.send(b"x")
+        with pytest.raises(ValueError):
+            st.read(-1)
 
 
 def test_fileno_ack_and_gil(doms: Doms) -> None:

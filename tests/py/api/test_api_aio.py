@@ -1,0 +1,228 @@
+"""ivcom.aio on the sim: coroutines driven by the channel's descriptor."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import hashlib
+import threading
+
+import ivcom
+import ivcom.aio
+import pytest
+from conftest import Doms, finish, first_line
+from peer import pattern
+
+
+def run(doms: Doms, coro: object) -> object:
+    """Run a test's coroutine while the peer's domain exists (an offer
+    names only a live domain, and xenstored drops a departed one's ACL
+    entries)."""
+    with doms.holding():
+        return asyncio.run(asyncio.wait_for(coro, 60))  # type: ignore[arg-type]
+
+
+def test_round_trip_no_thread_no_blocking_wait(doms: Doms) -> None:
+    async def main() -> None:
+        ch = ivcom.aio.listen("art", doms.peer, ring_order=12)
+        p = doms.spawn("aio-echo", "art", doms.me)
+        threads = threading.active_count()
+        async with ch:
+            await ch.accept()
+            # messages much larger than the 4 KiB ring's share: both sides wait
+            for i in range(200):
+                m = pattern(1 + (i * 37) % 3000, i)
+                await ch.send(m)
+                assert await ch.recv() == m
+            st = ch.stats()
+            assert threading.active_count() == threads   # no helper thread
+            assert st.blocks == 0 and st.spins == 0      # no C-side wait: the loop waited
+            assert st.rx_msgs == 200
+        out = await asyncio.to_thread(finish, p)
+        assert out.startswith("ok echoed 200 blocks=0")
+
+    run(doms, main())
+
+
+def test_stream_exact_and_eof(doms: Doms) -> None:
+    size = 400_000
+
+    async def main() -> None:
+        ch = ivcom.aio.listen("ast", doms.peer, mode="stream", ring_order=12)
+        p = doms.spawn("stream-source", "ast", doms.me, size, 3)
+        async with ch:
+            await ch.accept()
+            got = bytearray()
+            buf = bytearray(1000)
+            with pytest.raises(BrokenPipeError):
+                while True:
+                    if len(got) % 3 == 0:
+                        got += await ch.read(4000)
+                    else:
+                        n = await ch.read_into(buf)
+                        got += buf[:n]
+            assert got == pattern(size, 3)
+        await asyncio.to_thread(finish, p)
+
+    run(doms, main())
+
+
+def test_stream_write_all(doms: Doms) -> None:
+    data = pattern(250_000, 4)
+
+    async def main() -> None:
+        ch = ivcom.aio.listen("asw", doms.peer, mode="stream", ring_order=12)
+        p = doms.spawn("stream-sink", "asw", doms.me)
+        async with ch:
+            await ch.accept()
+            assert await ch.write_all(data) == len(data)
+            assert await ch.write(b"!") == 1
+            await ch.flush()
+        out = await asyncio.to_thread(finish, p)
+        assert out == f"ok read {len(data) + 1} {hashlib.sha256(data + b'!').hexdigest()}\n"
+
+    run(doms, main())
+
+
+def test_cancelled_wait_leaves_channel_usable(doms: Doms) -> None:
+    async def main() -> None:
+        ch = ivcom.aio.listen("acan", doms.peer)
+        async with ch:
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.2):
+                    await ch.accept()                   # nobody yet
+            p = doms.spawn("aio-echo", "acan", doms.me)
+            await ch.accept()
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(ch.recv(), 0.2)  # nothing sent
+            assert not ch._waiters and not ch._reading  # the fd is unregistered
+            await ch.send(b"still here")
+            assert await ch.recv() == b"still here"
+        await asyncio.to_thread(finish, p)
+
+    run(doms, main())
+
+
+def test_zero_copy(doms: Doms) -> None:
+    async def main() -> None:
+        ch = ivcom.aio.listen("azc", doms.peer)
+        p = doms.spawn("aio-echo", "azc", doms.me)
+        async with ch:
+            await ch.accept()
+            with pytest.raises(OSError):
+                async with ch.reserve(3) as view:
+                    view[:] = b"bad"
+                    raise OSError("abandon")
+            async with ch.reserve(4) as view:
+                view[:] = b"good"
+            with pytest.raises(ValueError):
+                view[0] = 0
+            async with ch.peek() as seen:
+                assert bytes(seen) == b"good"
+            with pytest.raises(ValueError):
+                bytes(seen)
+            assert ch.stats().tx_msgs == 1
+        await asyncio.to_thread(finish, p)
+
+    run(doms, main())
+
+
+def test_peer_closed_and_closed_channel(doms: Doms) -> None:
+    async def main() -> None:
+        ch = ivcom.aio.listen("apc", doms.peer)
+        p = doms.spawn("sender", "apc", doms.me, 3)
+        await ch.accept()
+        got = [await ch.recv() for _ in range(3)]
+        assert got == [b"msg 0", b"msg 1", b"msg 2"]
+        with pytest.raises(BrokenPipeError):
+            await ch.recv()
+        await asyncio.to_thread(finish, p)
+        ch.close()
+        ch.close()
+        with pytest.raises(ivcom.ChannelClosedError):
+            await ch.recv()
+
+    run(doms, main())
+
+
+def test_close_wakes_a_waiter(doms: Doms) -> None:
+    async def main() -> None:
+        ch = ivcom.aio.listen("acw", doms.peer)
+        p = doms.spawn("hold", "acw", doms.me)
+        await ch.accept()
+        assert await asyncio.to_thread(first_line, p) == "ok connected\n"
+        task = asyncio.ensure_future(ch.recv())
+        await asyncio.sleep(0.05)
+        assert not task.done()
+        ch.close()
+        with pytest.raises(ivcom.ChannelClosedError) as ei:
+            await task
+        assert ei.value.errno == errno.EBADF
+        await asyncio.to_thread(finish, p)
+
+    run(doms, main())
+
+
+def test_hostile_peer(doms: Doms) -> None:
+    async def main() -> None:
+        ch = ivcom.aio.listen("aevil", doms.peer)
+        p = doms.spawn("hostile", "aevil", doms.me)
+        async with ch:
+            await ch.accept()
+            assert await asyncio.to_thread(first_line, p) == "ok lied\n"
+            with pytest.raises(ivcom.ProtocolError):
+                await ch.recv()
+        await asyncio.to_thread(finish, p)
+
+    run(doms, main())
+
+
+def test_start_server_lines(doms: Doms) -> None:
+    """start_server here, open_connection in the peer."""
+    async def handler(reader: asyncio.StreamReader,
+                      writer: ivcom.aio.ChannelStreamWriter) -> None:
+        while line := await reader.readline():
+            writer.write(line.upper())
+        await writer.drain()
+        handled.append(writer.get_extra_info("peer_domid"))
+
+    handled: list[int] = []
+
+    async def main() -> None:
+        server = await ivcom.start_server(handler, "lines", doms.peer, ring_order=12)
+        async with server:
+            p = doms.spawn("lines", "lines", doms.me, 3000)
+            out = await asyncio.to_thread(finish, p)
+            assert out == "ok lines 3000\n"
+            for _ in range(100):
+                if handled:
+                    break
+                await asyncio.sleep(0.05)
+        assert handled == [doms.peer]
+        assert not server.is_serving()
+
+    run(doms, main())
+
+
+def test_open_connection(doms: Doms) -> None:
+    """open_connection here, start_server in the peer."""
+    data = pattern(200_000, 8)
+
+    async def main() -> None:
+        with ivcom.Platform():                  # this domain exists for the offer
+            p = doms.spawn("stream-server", "ocs", doms.me, len(data))
+            assert await asyncio.to_thread(first_line, p) == "ok serving\n"
+            reader, writer = await ivcom.open_connection("ocs", doms.peer, timeout=20)
+            assert writer.get_extra_info("peer_domid") == doms.peer
+            writer.write(data[:1000])
+            writer.writelines([data[1000:150_000], data[150_000:]])
+            await writer.drain()
+            assert await reader.readline() == hashlib.sha256(data).hexdigest().encode() + b"\n"
+            assert await reader.read() == b""   # the handler returned: EOF
+            assert not writer.can_write_eof()
+            writer.close()
+            await writer.wait_closed()
+            out = await asyncio.to_thread(finish, p)
+            assert out.splitlines()[-1] == f"ok served {len(data)}"
+
+    run(doms, main())
