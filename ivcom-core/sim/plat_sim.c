@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -57,6 +59,10 @@ struct sim_plat {
     int evt_fifo;               /* xenstored -> us */
     int xsd_sock;               /* us -> xenstored */
     struct sockaddr_un xsd_addr;
+    /* xs_watch_fd: an epoll set of the store's transport (something came)
+     * and watch_efd (set while events wait in the client's queue, which
+     * any call may fill while it waits for its own reply). */
+    int watch_ep, watch_efd;
 };
 
 struct ivcom_evtchn {
@@ -259,6 +265,10 @@ static void sim_close(struct ivcom_platform *plat)
         close(p->evt_fifo);
     if (p->xsd_sock >= 0)
         close(p->xsd_sock);
+    if (p->watch_ep >= 0)
+        close(p->watch_ep);
+    if (p->watch_efd >= 0)
+        close(p->watch_efd);
     pthread_mutex_destroy(&p->hv_lock);
     pthread_mutex_destroy(&p->xs_lock);
     free(p);
@@ -292,6 +302,7 @@ static int sim_open(struct ivcom_platform *plat)
     strcpy(p->dir, dir);
     p->domid = (int)domid;
     p->hv = p->evt_fifo = p->xsd_sock = p->xs_sock.fd = -1;
+    p->watch_ep = p->watch_efd = -1;
     pthread_mutex_init(&p->hv_lock, NULL);
     pthread_mutex_init(&p->xs_lock, NULL);
     plat->priv = p;
@@ -705,6 +716,8 @@ static int sim_evtchn_fd(struct ivcom_evtchn *ev)
         int r_;                                                 \
         pthread_mutex_lock(&p_->xs_lock);                       \
         r_ = (expr);                                            \
+        if (p_->xs.ev_count && p_->watch_efd >= 0)              \
+            (void)eventfd_write(p_->watch_efd, 1);              \
         pthread_mutex_unlock(&p_->xs_lock);                     \
         r_;                                                     \
     })
@@ -760,20 +773,87 @@ static int sim_xs_unwatch(struct ivcom_platform *plat, const char *path,
     return XS_CALL(plat, ivcom_xs_unwatch(&p_->xs, path, token));
 }
 
-static int xs_wait_drain(struct ivcom_xs_client *xs, int timeout_ms)
+static int xs_wait_drain(struct sim_plat *p, int timeout_ms)
 {
     struct ivcom_xs_event ev;
-    int r = ivcom_xs_wait_event(xs, timeout_ms);
+    eventfd_t v;
+    char buf[64];
+    int r;
 
-    if (r == 0)
-        while (ivcom_xs_next_event(xs, &ev) == 1)
+    /* The watch fd polls readable until both its members are drained:
+     * first the kicks (what they announced is read below), then, once
+     * the queue is empty, the queued-events flag. */
+    if (p->watch_ep >= 0 && p->evt_fifo >= 0)
+        while (read(p->evt_fifo, buf, sizeof(buf)) > 0)
             ;
+    r = ivcom_xs_wait_event(&p->xs, timeout_ms);
+    if (r == 0)
+        while (ivcom_xs_next_event(&p->xs, &ev) == 1)
+            ;
+    if (p->watch_efd >= 0)
+        (void)eventfd_read(p->watch_efd, &v);
     return r;
 }
 
 static int sim_xs_wait_watch(struct ivcom_platform *plat, int timeout_ms)
 {
-    return XS_CALL(plat, xs_wait_drain(&p_->xs, timeout_ms));
+    struct sim_plat *p = priv(plat);
+    int r;
+
+    pthread_mutex_lock(&p->xs_lock);
+    r = xs_wait_drain(p, timeout_ms);
+    pthread_mutex_unlock(&p->xs_lock);
+    return r;
+}
+
+static int sim_xs_watch_fd(struct ivcom_platform *plat)
+{
+    struct sim_plat *p = priv(plat);
+    struct epoll_event e = { .events = EPOLLIN };
+    int r = 0;
+
+    pthread_mutex_lock(&p->xs_lock);
+    if (p->watch_ep < 0) {
+        int transport = p->evt_fifo >= 0 ? p->evt_fifo : p->xs_sock.fd;
+
+        p->watch_efd = eventfd(p->xs.ev_count ? 1 : 0, EFD_NONBLOCK | EFD_CLOEXEC);
+        p->watch_ep = epoll_create1(EPOLL_CLOEXEC);
+        if (p->watch_efd < 0 || p->watch_ep < 0 ||
+            epoll_ctl(p->watch_ep, EPOLL_CTL_ADD, p->watch_efd, &e) < 0 ||
+            epoll_ctl(p->watch_ep, EPOLL_CTL_ADD, transport, &e) < 0) {
+            r = -errno;
+            if (p->watch_ep >= 0)
+                close(p->watch_ep);
+            if (p->watch_efd >= 0)
+                close(p->watch_efd);
+            p->watch_ep = p->watch_efd = -1;
+        }
+    }
+    pthread_mutex_unlock(&p->xs_lock);
+    return r ? r : p->watch_ep;
+}
+
+static int count_names(int bytes, const char *buf)
+{
+    int i, n = 0;
+
+    for (i = 0; i < bytes; i++)
+        n += buf[i] == '\0';
+    return bytes < 0 ? bytes : n;
+}
+
+static int sim_xs_directory(struct ivcom_platform *plat, uint32_t tx, const char *path,
+                            char *buf, size_t len)
+{
+    int r = XS_CALL(plat, ivcom_xs_directory(&p_->xs, tx, path, buf, len));
+
+    return count_names(r, buf);
+}
+
+static int sim_xs_get_perms(struct ivcom_platform *plat, uint32_t tx, const char *path,
+                            struct ivcom_xs_perm *perms, unsigned max)
+{
+    return XS_CALL(plat, ivcom_xs_get_perms(&p_->xs, tx, path, perms, max));
 }
 
 int ivcom_sim_xs_get_perms(struct ivcom_platform *plat, const char *path,
@@ -810,4 +890,7 @@ const struct ivcom_platform_ops ivcom_plat_sim_ops = {
     .xs_watch = sim_xs_watch,
     .xs_unwatch = sim_xs_unwatch,
     .xs_wait_watch = sim_xs_wait_watch,
+    .xs_watch_fd = sim_xs_watch_fd,
+    .xs_directory = sim_xs_directory,
+    .xs_get_perms = sim_xs_get_perms,
 };

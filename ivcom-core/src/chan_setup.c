@@ -31,7 +31,7 @@ static int order_ok(unsigned order)
     return order >= IVCOM_RING_ORDER_MIN && order <= IVCOM_RING_ORDER_MAX;
 }
 
-static int name_ok(const char *name)
+int ivcom_name_ok(const char *name)
 {
     size_t i, n = name ? strlen(name) : 0;
 
@@ -83,7 +83,7 @@ static struct ivcom_chan *chan_new(struct ivcom_platform *plat, const char *name
     return ch;
 }
 
-static int params_ok(const struct ivcom_params *p)
+int ivcom_params_ok(const struct ivcom_params *p)
 {
     return (p->mode == IVCOM_MODE_MESSAGE || p->mode == IVCOM_MODE_STREAM) &&
            order_ok(p->tx_order) && order_ok(p->rx_order) &&
@@ -141,9 +141,18 @@ static void chan_teardown(struct ivcom_chan *ch)
     free(ch);
 }
 
-IVCOM_EXPORT int ivcom_listen(struct ivcom_platform *plat, const char *name,
-                              int peer_domid, const struct ivcom_params *params,
-                              struct ivcom_chan **out)
+int ivcom_chan_check_args(struct ivcom_platform *plat, const char *name, int peer,
+                          const struct ivcom_params *params)
+{
+    return ivcom_name_ok(name) && domid_ok(plat, peer) && (!params || ivcom_params_ok(params))
+           ? 0 : -EINVAL;
+}
+
+/* The server's half of a channel, everything but its XenStore offer:
+ * pages granted to the peer, the control page filled in (with a fresh
+ * nonce), our live byte up, an unbound port for the peer. */
+int ivcom_chan_server_new(struct ivcom_platform *plat, const char *name, int peer_domid,
+                          const struct ivcom_params *params, struct ivcom_chan **out)
 {
     const struct ivcom_platform_ops *ops = plat->ops;
     struct ivcom_chan *ch;
@@ -152,8 +161,6 @@ IVCOM_EXPORT int ivcom_listen(struct ivcom_platform *plat, const char *name,
     unsigned i, ndata;
     int err;
 
-    if (!name_ok(name) || !domid_ok(plat, peer_domid) || (params && !params_ok(params)))
-        return -EINVAL;
     ch = chan_new(plat, name, peer_domid, params);
     if (!ch)
         return -ENOMEM;
@@ -195,9 +202,7 @@ IVCOM_EXPORT int ivcom_listen(struct ivcom_platform *plat, const char *name,
                             ch->port);
     if (err && err != -EOPNOTSUPP)
         goto out_free;
-    err = ivcom_xs_offer(ch, refs[0]);
-    if (err)
-        goto out_free;
+    ch->ctrl_ref = refs[0];
     free(refs);
     *out = ch;
     return 0;
@@ -206,6 +211,32 @@ out_free:
     free(refs);
     chan_teardown(ch);
     return err;
+}
+
+void ivcom_chan_destroy(struct ivcom_chan *ch)
+{
+    chan_teardown(ch);
+}
+
+IVCOM_EXPORT int ivcom_listen(struct ivcom_platform *plat, const char *name,
+                              int peer_domid, const struct ivcom_params *params,
+                              struct ivcom_chan **out)
+{
+    struct ivcom_chan *ch;
+    int err = ivcom_chan_check_args(plat, name, peer_domid, params);
+
+    if (err)
+        return err;
+    err = ivcom_chan_server_new(plat, name, peer_domid, params, &ch);
+    if (err)
+        return err;
+    err = ivcom_xs_offer(ch, ch->ctrl_ref);
+    if (err) {
+        chan_teardown(ch);
+        return err;
+    }
+    *out = ch;
+    return 0;
 }
 
 IVCOM_EXPORT int ivcom_accept(struct ivcom_chan *ch, int timeout_ms)
@@ -265,15 +296,21 @@ IVCOM_EXPORT int ivcom_connect(struct ivcom_platform *plat, const char *name,
     uint32_t grefs[IVCOM_CTRL_MAX_GREFS];
     uint32_t ctrl_ref, remote_port;
     struct ivcom_chan *ch;
+    uint64_t deadline;
     int err;
 
-    if (!name_ok(name) || !domid_ok(plat, server_domid) || (params && !params_ok(params)))
+    if (!ivcom_name_ok(name) || !domid_ok(plat, server_domid) ||
+        (params && !ivcom_params_ok(params)))
         return -EINVAL;
     ch = chan_new(plat, name, server_domid, params);
     if (!ch)
         return -ENOMEM;
-    /* Mode and orders come from the offer; ours are only a default. */
+    /* Mode and orders come from the offer; ours are only a default.  A
+     * service of that name answers a request of ours instead. */
+    deadline = ivcom_deadline_of(timeout_ms);
     err = ivcom_xs_read_offer(ch, server_domid, &ctrl_ref, &remote_port, timeout_ms);
+    if (err == IVCOM_XS_IS_SERVICE)
+        err = ivcom_xs_svc_request(ch, server_domid, &ctrl_ref, &remote_port, deadline);
     if (err)
         goto out_free;
 

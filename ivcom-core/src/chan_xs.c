@@ -146,6 +146,8 @@ int ivcom_xs_offer(struct ivcom_chan *ch, uint32_t ctrl_ref)
 {
     int i, err = offer_dir(ch, ch->plat->domid);
 
+    if (!err)
+        err = presence_path(ch, ch->peer, ch->plat->domid);
     if (err)
         return err;
     /* A stale offer of ours under the same name is replaced. */
@@ -251,6 +253,11 @@ int ivcom_xs_read_offer(struct ivcom_chan *ch, int server_domid, uint32_t *ctrl_
         err = ops->xs_read(ch->plat, IVCOM_XS_NO_TX, state_path, state, sizeof(state));
         if (!err && strcmp(state, IVCOM_XS_STATE_OFFERED) == 0)
             break;
+        /* Not a one-peer offer but a service of that name: say so. */
+        if ((err == -ENOENT || err == -EACCES) && ivcom_xs_svc_present(ch, server_domid) == 1) {
+            err = IVCOM_XS_IS_SERVICE;
+            goto out;
+        }
         if (err && err != -ENOENT && err != -EACCES)
             goto out;
         /* Not offered yet, or not (yet) readable by us: wait for it. */
@@ -309,12 +316,35 @@ int ivcom_xs_announce(struct ivcom_chan *ch)
     return err;
 }
 
+/* A service channel's one node is the client's request: the client says
+ * "connected <its port>" there, either side "closed". */
+static int svc_set_state(struct ivcom_chan *ch, const char *state)
+{
+    const struct ivcom_platform_ops *ops = ch->plat->ops;
+    char val[32];
+    int err;
+
+    if (strcmp(state, IVCOM_XS_STATE_CONNECTED) == 0) {
+        if (ch->is_server)
+            return 0;
+        snprintf(val, sizeof(val), "%s %u", IVCOM_XS_STATE_CONNECTED, ch->port);
+        ch->xs_state_written = 1;
+        return ops->xs_write(ch->plat, IVCOM_XS_NO_TX, ch->xs_dir, val);
+    }
+    err = ops->xs_write(ch->plat, IVCOM_XS_NO_TX, ch->xs_dir, state);
+    if (!err && ch->xs_announced)
+        err = ops->xs_write(ch->plat, IVCOM_XS_NO_TX, ch->xs_presence, state);
+    return err;
+}
+
 int ivcom_xs_set_state(struct ivcom_chan *ch, const char *state)
 {
     const struct ivcom_platform_ops *ops = ch->plat->ops;
     char path[IVCOM_PATH_MAX];
     int err;
 
+    if (ch->svc)
+        return svc_set_state(ch, state);
     if (ch->is_server) {
         err = node(path, sizeof(path), ch->xs_dir, "state");
         return err ? err : ops->xs_write(ch->plat, IVCOM_XS_NO_TX, path, state);
@@ -346,7 +376,10 @@ void ivcom_xs_retract(struct ivcom_chan *ch)
     const struct ivcom_platform_ops *ops = ch->plat->ops;
     char path[IVCOM_PATH_MAX];
 
-    if (ch->xs_state_written) {
+    if (ch->svc) {
+        ops->xs_rm(ch->plat, IVCOM_XS_NO_TX, ch->xs_dir);   /* our request */
+        ch->xs_state_written = 0;
+    } else if (ch->xs_state_written) {
         if (!node(path, sizeof(path), ch->xs_dir, "client/state"))
             ops->xs_write(ch->plat, IVCOM_XS_NO_TX, path, "");
         if (!node(path, sizeof(path), ch->xs_dir, "client/event-channel"))
@@ -363,6 +396,12 @@ int ivcom_xs_client_came(struct ivcom_chan *ch)
 {
     char val[32];
 
+    if (ch->svc) {
+        if (ch->plat->ops->xs_read(ch->plat, IVCOM_XS_NO_TX, ch->xs_dir, val, sizeof(val)))
+            return 0;
+        return strncmp(val, IVCOM_XS_STATE_CONNECTED " ", sizeof(IVCOM_XS_STATE_CONNECTED)) == 0 ||
+               strcmp(val, IVCOM_XS_STATE_CLOSED) == 0;
+    }
     if (read_leaf(ch, "client/state", val, sizeof(val)))
         return 0;
     return strcmp(val, IVCOM_XS_STATE_CONNECTED) == 0 ||
@@ -378,10 +417,12 @@ int ivcom_xs_peer_gone(struct ivcom_chan *ch)
     if (ch->is_server) {
         /* The client's presence lives in its own domain directory, which
          * the toolstack removes when the domain is destroyed. */
-        int n = snprintf(path, sizeof(path), "/local/domain/%d/data/ivcom-client/%d/%s",
-                         ch->peer, ch->plat->domid, ch->name);
-        if (n < 0 || (size_t)n >= sizeof(path))
+        if (!ch->xs_presence[0])
             return 0;
+        strcpy(path, ch->xs_presence);
+    } else if (ch->svc) {
+        /* Our request node, under the server's domain directory. */
+        strcpy(path, ch->xs_dir);
     } else if (node(path, sizeof(path), ch->xs_dir, "state")) {
         return 0;
     }
@@ -395,8 +436,9 @@ void ivcom_xs_withdraw(struct ivcom_chan *ch)
 {
     const struct ivcom_platform_ops *ops = ch->plat->ops;
 
-    if (ch->is_server && ch->xs_dir[0])
+    /* A service channel's request node goes with it, on either side. */
+    if ((ch->is_server || ch->svc) && ch->xs_dir[0])
         ops->xs_rm(ch->plat, IVCOM_XS_NO_TX, ch->xs_dir);
-    else if (!ch->is_server && ch->xs_announced)
+    if (!ch->is_server && ch->xs_announced)
         ops->xs_rm(ch->plat, IVCOM_XS_NO_TX, ch->xs_presence);
 }

@@ -69,6 +69,9 @@ struct ivcom_chan {
     uint32_t spin_idle;
 
     uint64_t nonce;                 /* the offer's, in ctrl and XenStore */
+    uint32_t ctrl_ref;              /* server: the control page's grant */
+    uint8_t  svc;                   /* a channel of a service: its XenStore
+                                       node is the client's request */
     uint8_t  xs_announced;          /* client: its presence node exists */
     uint8_t  xs_state_written;      /* client: it wrote client/state */
     char     xs_dir[IVCOM_PATH_MAX];    /* server's offer directory */
@@ -104,6 +107,36 @@ int  ivcom_xs_client_came(struct ivcom_chan *ch);
 /* 1 when the peer's presence node is gone or says closed, else 0. */
 int  ivcom_xs_peer_gone(struct ivcom_chan *ch);
 void ivcom_xs_withdraw(struct ivcom_chan *ch);
+
+/* Set-up pieces shared by ivcom_listen and services (chan_setup.c). */
+int  ivcom_name_ok(const char *name);
+int  ivcom_params_ok(const struct ivcom_params *p);
+int  ivcom_chan_check_args(struct ivcom_platform *plat, const char *name, int peer,
+                           const struct ivcom_params *params);
+int  ivcom_chan_server_new(struct ivcom_platform *plat, const char *name, int peer_domid,
+                           const struct ivcom_params *params, struct ivcom_chan **out);
+/* Undo a channel that never reached its user: no XenStore steps. */
+void ivcom_chan_destroy(struct ivcom_chan *ch);
+
+/* Services (chan_svc.c, chan_xs.c). */
+#define IVCOM_XS_SVC_BASE       "data/ivcom-svc"
+#define IVCOM_XS_SVC_CLIENT     "data/ivcom-svc-client"
+#define IVCOM_XS_SVC_LISTENING  "listening"
+#define IVCOM_XS_SVC_REQUEST    "request 1"
+#define IVCOM_XS_SVC_REFUSED    "refused"
+#define IVCOM_XS_SVC_BUSY       "busy"
+#define IVCOM_SVC_TOKEN_LEN     16
+/* ivcom_xs_read_offer found a service, not a one-peer offer. */
+#define IVCOM_XS_IS_SERVICE     1
+/* Server: offer ch to the client whose request node is req_path. */
+int  ivcom_xs_svc_offer(struct ivcom_chan *ch, const char *req_path, const char *token);
+/* /local/domain/<server>/data/ivcom-svc/<name><leaf> */
+int  ivcom_xs_svc_dir(char *buf, size_t len, int server, const char *name, const char *leaf);
+/* Client: 1 when server_domid runs a service called ch->name. */
+int  ivcom_xs_svc_present(struct ivcom_chan *ch, int server_domid);
+/* Client: request a channel of the service and wait for the answer. */
+int  ivcom_xs_svc_request(struct ivcom_chan *ch, int server_domid, uint32_t *ctrl_ref,
+                          uint32_t *port, uint64_t deadline);
 
 /* Mark the channel broken with err (-EPROTO ...) and return err. */
 int  ivcom_chan_fail(struct ivcom_chan *ch, int err);

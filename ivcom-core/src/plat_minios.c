@@ -402,6 +402,36 @@ static int minios_xs_unwatch(struct ivcom_platform *plat, const char *path,
     return xenbus_unwatch(path, token);
 }
 
+/* No file descriptors in the guest: its loop polls the store's port. */
+static int minios_xs_watch_fd(struct ivcom_platform *plat)
+{
+    (void)plat;
+    return -EOPNOTSUPP;
+}
+
+static int minios_xs_directory(struct ivcom_platform *plat, uint32_t tx, const char *path,
+                               char *buf, size_t len)
+{
+    (void)plat;
+    return xenbus_directory(tx, path, buf, len);
+}
+
+static int minios_xs_get_perms(struct ivcom_platform *plat, uint32_t tx, const char *path,
+                               struct ivcom_xs_perm *perms, unsigned max)
+{
+    struct xenbus_perm xp[8];
+    int i, n;
+
+    (void)plat;
+    n = xenbus_get_perms(tx, path, xp, max < 8 ? max : 8);
+    for (i = 0; i < n; i++) {
+        perms[i].domid = xp[i].domid;
+        perms[i].perms = (xp[i].perm == 'r' || xp[i].perm == 'b' ? IVCOM_XS_PERM_READ : 0) |
+                         (xp[i].perm == 'w' || xp[i].perm == 'b' ? IVCOM_XS_PERM_WRITE : 0);
+    }
+    return n;
+}
+
 static int minios_xs_wait_watch(struct ivcom_platform *plat, int timeout_ms)
 {
     (void)plat;
@@ -437,4 +467,7 @@ const struct ivcom_platform_ops ivcom_plat_minios_ops = {
     .xs_watch = minios_xs_watch,
     .xs_unwatch = minios_xs_unwatch,
     .xs_wait_watch = minios_xs_wait_watch,
+    .xs_watch_fd = minios_xs_watch_fd,
+    .xs_directory = minios_xs_directory,
+    .xs_get_perms = minios_xs_get_perms,
 };

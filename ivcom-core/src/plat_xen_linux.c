@@ -461,6 +461,46 @@ static int xl_xs_set_perms(struct ivcom_platform *plat, uint32_t tx, const char 
     return xs_set_permissions(priv_of(plat)->xs, tx, path, xp, nperms) ? 0 : -errno;
 }
 
+static int xl_xs_directory(struct ivcom_platform *plat, uint32_t tx, const char *path,
+                           char *buf, size_t len)
+{
+    unsigned int i, n;
+    size_t used = 0;
+    char **names = xs_directory(priv_of(plat)->xs, tx, path, &n);
+
+    if (!names)
+        return -errno;
+    for (i = 0; i < n; i++) {
+        size_t l = strlen(names[i]) + 1;
+
+        if (used + l > len) {
+            free(names);
+            return -E2BIG;
+        }
+        memcpy(buf + used, names[i], l);
+        used += l;
+    }
+    free(names);
+    return (int)n;
+}
+
+static int xl_xs_get_perms(struct ivcom_platform *plat, uint32_t tx, const char *path,
+                           struct ivcom_xs_perm *perms, unsigned max)
+{
+    unsigned int i, n;
+    struct xs_permissions *xp = xs_get_permissions(priv_of(plat)->xs, tx, path, &n);
+
+    if (!xp)
+        return -errno;
+    for (i = 0; i < n && i < max; i++) {
+        perms[i].domid = xp[i].id;
+        perms[i].perms = (xp[i].perms & XS_PERM_READ ? IVCOM_XS_PERM_READ : 0) |
+                         (xp[i].perms & XS_PERM_WRITE ? IVCOM_XS_PERM_WRITE : 0);
+    }
+    free(xp);
+    return (int)i;
+}
+
 static int xl_xs_tx_start(struct ivcom_platform *plat, uint32_t *tx)
 {
     xs_transaction_t t = xs_transaction_start(priv_of(plat)->xs);
@@ -484,6 +524,14 @@ static int xl_xs_watch(struct ivcom_platform *plat, const char *path, const char
 static int xl_xs_unwatch(struct ivcom_platform *plat, const char *path, const char *token)
 {
     return xs_unwatch(priv_of(plat)->xs, path, token) ? 0 : -errno;
+}
+
+/* libxenstore's watch pipe: readable while watch events are queued. */
+static int xl_xs_watch_fd(struct ivcom_platform *plat)
+{
+    int fd = xs_fileno(priv_of(plat)->xs);
+
+    return fd < 0 ? -errno : fd;
 }
 
 static int xl_xs_wait_watch(struct ivcom_platform *plat, int timeout_ms)
@@ -527,4 +575,7 @@ const struct ivcom_platform_ops ivcom_plat_xen_linux_ops = {
     .xs_watch = xl_xs_watch,
     .xs_unwatch = xl_xs_unwatch,
     .xs_wait_watch = xl_xs_wait_watch,
+    .xs_watch_fd = xl_xs_watch_fd,
+    .xs_directory = xl_xs_directory,
+    .xs_get_perms = xl_xs_get_perms,
 };

@@ -94,6 +94,19 @@ struct ivcom_platform_ops {
     int (*xs_unwatch)(struct ivcom_platform *plat, const char *path,
                       const char *token);
     int (*xs_wait_watch)(struct ivcom_platform *plat, int timeout_ms);
+    /* A file descriptor that polls readable while a watch event may be
+     * waiting (xs_wait_watch(plat, 0) consumes them; wake-ups may be
+     * spurious, never missed), or -EOPNOTSUPP. */
+    int (*xs_watch_fd)(struct ivcom_platform *plat);
+    /* Children of path as consecutive NUL-terminated names in buf: the
+     * number of children, -E2BIG when they do not fit. */
+    int (*xs_directory)(struct ivcom_platform *plat, uint32_t tx,
+                        const char *path, char *buf, size_t len);
+    /* A node's permissions as xenstored records them: perms[0].domid is
+     * the node's owner.  Returns how many entries (at most max). */
+    int (*xs_get_perms)(struct ivcom_platform *plat, uint32_t tx,
+                        const char *path, struct ivcom_xs_perm *perms,
+                        unsigned max);
 };
 
 struct ivcom_platform {

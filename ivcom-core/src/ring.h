@@ -190,9 +190,6 @@ static inline struct ivcom_msg_hdr ivcom_ring_get_hdr(const struct ivcom_ring *r
     return h;
 }
 
-/* Message mode.  reserve: 0, -EAGAIN (r->need says how much space is
- * wanted), -EMSGSIZE, -EPROTO.  It may advance pvt past a PAD record; the
- * caller publishes that even on -EAGAIN. */
 /* A failed reserve or peek: nothing is left to commit or release. */
 static inline int ivcom_ring_abandon(struct ivcom_ring *r, int err)
 {
@@ -200,6 +197,9 @@ static inline int ivcom_ring_abandon(struct ivcom_ring *r, int err)
     return err;
 }
 
+/* Message mode.  reserve: 0, -EAGAIN (r->need says how much space is
+ * wanted), -EMSGSIZE, -EPROTO.  It may advance pvt past a PAD record; the
+ * caller publishes that even on -EAGAIN. */
 static inline int ivcom_ring_msg_reserve(struct ivcom_ring *r, size_t len, void **buf)
 {
     int64_t free;

@@ -122,6 +122,32 @@ int xenbus_set_perms(xenbus_transaction_t t, const char *path,
     return ivcom_xs_set_perms(&client, t, path, p, n);
 }
 
+int xenbus_directory(xenbus_transaction_t t, const char *path, char *buf,
+                     size_t len)
+{
+    int n = ivcom_xs_directory(&client, t, path, buf, len), count = 0;
+
+    for ( int i = 0; i < n; i++ )
+        count += buf[i] == '\0';
+    return n < 0 ? n : count;
+}
+
+int xenbus_get_perms(xenbus_transaction_t t, const char *path,
+                     struct xenbus_perm *perms, unsigned int max)
+{
+    static const char letter[4] = { 'n', 'r', 'w', 'b' };
+    struct ivcom_xs_perm p[MAX_PERMS];
+    int n = ivcom_xs_get_perms(&client, t, path, p,
+                               max < MAX_PERMS ? max : MAX_PERMS);
+
+    for ( int i = 0; i < n; i++ )
+    {
+        perms[i].domid = p[i].domid;
+        perms[i].perm = letter[p[i].perms & 3];
+    }
+    return n;
+}
+
 int xenbus_transaction_start(xenbus_transaction_t *t)
 {
     return ivcom_xs_tx_start(&client, t);

@@ -126,6 +126,16 @@ static inline void t_step_wait(int *step, int v)
     T_FAIL("gave up waiting for step %d", v);
 }
 
+/* Fail at once if a child process already ended with a failure. */
+static inline void t_children_ok(void)
+{
+    siginfo_t si = { 0 };
+
+    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid &&
+        (si.si_code != CLD_EXITED || si.si_status != 0))
+        T_FAIL("process %d failed (status %d)", si.si_pid, si.si_status);
+}
+
 #define T_OK(expr) do {                                                     \
         long long _r = (long long)(expr);                                   \
         if (_r < 0)                                                         \

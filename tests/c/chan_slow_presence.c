@@ -46,8 +46,10 @@ int main(void)
     pid_t pid;
 
     t_sim_required();
-    pid = t_spawn(t_dom(0), server, NULL);
+    /* Our domain exists before the server offers to it (xenstored drops
+     * permissions that name no domain). */
     plat = t_platform(t_dom(1));
+    pid = t_spawn(t_dom(0), server, NULL);
     t_wrap_platform(plat);
     t_xs_write_hook = slow_write;
     t_xs_perms_hook = slow_presence;

@@ -63,6 +63,52 @@ int ivcom_connect(struct ivcom_platform *plat, const char *name,
                   int server_domid, const struct ivcom_params *params,
                   struct ivcom_chan **out, int timeout_ms);
 
+/* ---- services: one name, many client domains --------------------------
+ * A service is reached by (server domain, name) and serves every client
+ * domain its policy allows, each on a channel of its own (own pages, own
+ * event channel).  Clients use ivcom_connect() as for a one-peer offer:
+ * it finds the service by name.  The server learns a client's domain from
+ * xenstored's record of who created the request (never from a value the
+ * client wrote); a client outside the policy gets -EACCES at once, one
+ * over the per-domain limit -EBUSY.  The service holds one XenStore watch
+ * however many clients it has. */
+struct ivcom_service;
+
+struct ivcom_policy {
+    const int *allow;           /* domains that may connect; NULL: any */
+    unsigned   nallow;
+    unsigned   max_per_domain;  /* channels one domain may hold at once,
+                                   set up or open (0: 16) */
+};
+
+struct ivcom_service_stats {
+    uint64_t requests;          /* requests seen */
+    uint64_t accepted;          /* channels handed to accept's caller */
+    uint64_t refused;           /* outside the policy (-EACCES) */
+    uint64_t over_limit;        /* past max_per_domain (-EBUSY) */
+    uint64_t abandoned;         /* offered, the client never came */
+    uint64_t bad_requests;      /* unreadable or malformed request nodes */
+    uint64_t failed;            /* set-up failures on our side */
+    uint32_t pending;           /* offered now, not yet accepted */
+};
+
+/* Publish service `name` (replacing a previous instance of ours: its
+ * channels end).  params: mode and ring orders of every channel. */
+int  ivcom_service_open(struct ivcom_platform *plat, const char *name,
+                        const struct ivcom_params *params,
+                        const struct ivcom_policy *policy,
+                        struct ivcom_service **out);
+/* Polls readable when a client may be waiting: then call accept with 0. */
+int  ivcom_service_fd(const struct ivcom_service *svc);
+/* Answer the requests that came, and return the next client whose channel
+ * is up: 0 and *out, -EAGAIN (timeout 0) or -ETIMEDOUT. */
+int  ivcom_service_accept(struct ivcom_service *svc, struct ivcom_chan **out,
+                          int timeout_ms);
+void ivcom_service_get_stats(const struct ivcom_service *svc,
+                             struct ivcom_service_stats *st);
+/* Stop taking clients; channels already accepted stay open. */
+void ivcom_service_close(struct ivcom_service *svc);
+
 /* Orderly close: the peer sees -EPIPE once it has drained what we sent. */
 void ivcom_close(struct ivcom_chan *ch);
 

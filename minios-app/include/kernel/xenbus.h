@@ -32,6 +32,12 @@ int xenbus_rm(xenbus_transaction_t t, const char *path);
 /* perms[0] is the owner and the default for domains not listed. */
 int xenbus_set_perms(xenbus_transaction_t t, const char *path,
                      const struct xenbus_perm *perms, unsigned int n);
+/* Children of path as consecutive NUL-terminated names: how many. */
+int xenbus_directory(xenbus_transaction_t t, const char *path, char *buf,
+                     size_t len);
+/* A node's permissions (perms[0]: its owner): how many, at most max. */
+int xenbus_get_perms(xenbus_transaction_t t, const char *path,
+                     struct xenbus_perm *perms, unsigned int max);
 int xenbus_transaction_start(xenbus_transaction_t *t);
 /* abort != 0 discards; -EAGAIN means the transaction must be retried. */
 int xenbus_transaction_end(xenbus_transaction_t t, int abort);
