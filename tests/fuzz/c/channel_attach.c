@@ -21,7 +21,9 @@
  *      "\x01" = the node is missing, "\x02" = permission denied)
  *   u8 page-mode: bit 0 = raw page (4096 input bytes) instead of the
  *      honest control page; bit 1 = mapping the data pages fails;
- *      bit 2 = the watch cannot be set; bit 3 = no unmap notify
+ *      bit 2 = the watch cannot be set; bit 3 = no unmap notify;
+ *      bit 4 = the offer's nonce node is a string from the input (up to
+ *      NUL, as above) instead of the honest page's nonce
  *   u8 patch count, each patch: u16 offset, u8 length (<= 8), bytes
  *   u8 spin (bit 0: spin_us = 0), u8 connect timeout (bit 0: try, else 3 ms)
  *   then a program of channel operations and hostile writes.
@@ -42,6 +44,9 @@
 #define CLIENT_DOM  5
 #define NR_KEYS     8
 #define VALUE_MAX   40
+/* The honest offer's nonce, in its node and in the control page. */
+#define NONCE       0x0123456789abcdefull
+#define NONCE_STR   "0123456789abcdef"
 
 static const char *const keys[NR_KEYS] = {
     "state", "version", "mode", "s2c-order", "c2s-order", "ctrl-ref",
@@ -58,6 +63,8 @@ struct fake {
     int kind[NR_KEYS];
     char val[NR_KEYS][VALUE_MAX + 1];
     size_t vlen[NR_KEYS];
+    int nonce_kind;
+    char nonce[VALUE_MAX + 1];
     uint8_t *ctrl;          /* the control page the server "grants" */
     int fail_data_map, no_watch, no_unmap_notify;
     int maps;               /* mapped areas still live */
@@ -210,10 +217,21 @@ static int f_xs_read(struct ivcom_platform *p, uint32_t tx, const char *path, ch
                      size_t len)
 {
     int k = key_of(path);
+    const char *leaf = strrchr(path, '/');
 
     (void)p; (void)tx;
     FUZZ_CHECK(strncmp(path, "/local/domain/3/data/ivcom/", 27) == 0,
                "read outside the server's offer: %s", path);
+    if (leaf && strcmp(leaf, "/nonce") == 0) {
+        if (F.nonce_kind == VAL_MISSING)
+            return -ENOENT;
+        if (F.nonce_kind == VAL_DENIED)
+            return -EACCES;
+        if (len == 0 || strlen(F.nonce) >= len)
+            return -E2BIG;
+        memcpy(buf, F.nonce, strlen(F.nonce) + 1);
+        return 0;
+    }
     if (k < 0 || F.kind[k] == VAL_MISSING)
         return -ENOENT;
     if (F.kind[k] == VAL_DENIED)
@@ -311,6 +329,7 @@ static void honest_page(uint8_t *page)
     c->s2c_order = (uint8_t)s2c;
     c->c2s_order = (uint8_t)c2s;
     c->server_live = IVCOM_LIVE_UP;
+    c->nonce = NONCE;
     c->nr_grefs = (1u << (s2c - 12)) + (1u << (c2s - 12));
     for (i = 0; i < c->nr_grefs; i++)
         c->grefs[i] = 100 + i;
@@ -606,6 +625,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     F.fail_data_map = (mode >> 1) & 1;
     F.no_watch = (mode >> 2) & 1;
     F.no_unmap_notify = (mode >> 3) & 1;
+    if (mode & 0x10) {
+        size_t n = 0;
+
+        while (n < VALUE_MAX && fin_more(&F.in)) {
+            uint8_t c = fin_u8(&F.in);
+            if (c == 0)
+                break;
+            F.nonce[n++] = (char)c;
+        }
+        F.nonce[n] = '\0';
+        if (n == 1 && F.nonce[0] == 1)
+            F.nonce_kind = VAL_MISSING;
+        else if (n == 1 && F.nonce[0] == 2)
+            F.nonce_kind = VAL_DENIED;
+    } else {
+        memcpy(F.nonce, NONCE_STR, sizeof(NONCE_STR));
+    }
 
     /* The control page as the server left it before the client maps it. */
     if (mode & 1)
