@@ -7,8 +7,12 @@
 #                build and the test-only ctypes library
 #   fuzz         every target for $(FUZZ_SECONDS) s (default 60) on the
 #                seeds + a working corpus under build/fuzz/corpus; prints
-#                execs/s, total execs and line coverage of ring.c,
-#                chan*.c (the channel code, split by concern)
+#                a table: execs/s and total execs per target, then line
+#                and branch coverage of ring.c, chan*.c (the channel code,
+#                split by concern) and xs_ring.c
+#   fuzz-coverage  that coverage table alone, from the seeds and the
+#                working corpus (FUZZ_SEEDS_ONLY=1: the seeds alone, as
+#                the replay runs them)
 #   fuzz-replay  the seed corpus and tests/fuzz/crashes/ through the
 #                replay build (any sanitizer report or invariant = failure)
 
@@ -21,22 +25,29 @@ FUZZ_PROFDATA   ?= $(shell command -v llvm-profdata-14 || command -v llvm-profda
 FUZZ_COV        ?= $(shell command -v llvm-cov-14 || command -v llvm-cov)
 FUZZ_ARGS       ?=
 
-FUZZ_TARGETS    := ring_consumer ring_producer msg_header channel_attach
+FUZZ_TARGETS    := ring_consumer ring_producer msg_header channel_attach chan_faults \
+                   xs_client
 FUZZ_DIR        := $(FUZZ_ROOT)/tests/fuzz
 FUZZ_CORE       := $(FUZZ_ROOT)/ivcom-core/src
 FUZZ_CFLAGS     := -std=gnu11 -g -O1 -Wall -Wextra -Wno-type-limits -D_GNU_SOURCE \
                    -fno-omit-frame-pointer \
                    -I$(FUZZ_ROOT)/ivcom-core/include -I$(FUZZ_CORE) -I$(FUZZ_DIR)/c
 FUZZ_SAN        := -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_COVERED    := $(FUZZ_CORE)/ring.c $(sort $(wildcard $(FUZZ_CORE)/chan*.c))
+# The channel code, however many files it is split into (chan_xs.c too).
+FUZZ_CHAN       := $(sort $(wildcard $(FUZZ_CORE)/chan*.c))
+FUZZ_COVERED    := $(FUZZ_CORE)/ring.c $(FUZZ_CHAN) $(FUZZ_CORE)/xs_ring.c
+FUZZ_SEEDS_ONLY ?=
 
 # Library sources each target links (the real objects, no platform backend).
 FUZZ_SRC_ring_consumer  := $(FUZZ_CORE)/ring.c
 FUZZ_SRC_ring_producer  := $(FUZZ_CORE)/ring.c
 FUZZ_SRC_msg_header     := $(FUZZ_CORE)/ring.c
-FUZZ_SRC_channel_attach := $(FUZZ_CORE)/ring.c $(sort $(wildcard $(FUZZ_CORE)/chan*.c)) $(addprefix $(FUZZ_CORE)/,error.c \
-                             wait_linux.c platform.c)
+FUZZ_SRC_channel_attach := $(FUZZ_CORE)/ring.c $(FUZZ_CHAN) \
+                           $(addprefix $(FUZZ_CORE)/,error.c wait_linux.c platform.c)
 FUZZ_LD_channel_attach  := -Wl,--wrap=ivcom_now_ns
+FUZZ_SRC_chan_faults    := $(FUZZ_SRC_channel_attach)
+FUZZ_LD_chan_faults     := -Wl,--wrap=ivcom_now_ns,--wrap=ivcom_os_nonce,--wrap=calloc
+FUZZ_SRC_xs_client      := $(FUZZ_CORE)/xs_ring.c
 FUZZ_DEPS               := $(wildcard $(FUZZ_DIR)/c/*.h $(FUZZ_CORE)/*.h \
                              $(FUZZ_ROOT)/ivcom-core/include/ivcom/*.h)
 
@@ -74,7 +85,8 @@ $(FUZZ_TESTAPI): $(FUZZ_DIR)/c/testapi.c $(FUZZ_DEPS)
 # seeds are only read.  Crashes land in build/fuzz/artifacts/.
 fuzz: fuzz-build
 	@mkdir -p $(FUZZ_OUT)/artifacts $(FUZZ_OUT)/logs
-	@set -e; total=0; \
+	@set -e; total=0; table=$(FUZZ_OUT)/logs/table.txt; \
+	printf '%-16s %12s %10s %8s %5s\n' target execs execs/s corpus exit > $$table; \
 	for t in $(FUZZ_TARGETS); do \
 	    mkdir -p $(FUZZ_OUT)/corpus/$$t; \
 	    echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
@@ -85,8 +97,8 @@ fuzz: fuzz-build
 	    execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_OUT)/logs/$$t.log); \
 	    rate=$$(sed -n 's/^stat::average_exec_per_sec: *//p' $(FUZZ_OUT)/logs/$$t.log); \
 	    ncorp=$$(ls $(FUZZ_OUT)/corpus/$$t | wc -l); \
-	    printf '%-16s %10s execs  %8s execs/s  corpus %s  exit %s\n' \
-	        $$t "$${execs:-?}" "$${rate:-?}" $$ncorp $$rc; \
+	    printf '%-16s %12s %10s %8s %5s\n' \
+	        $$t "$${execs:-?}" "$${rate:-?}" $$ncorp $$rc | tee -a $$table; \
 	    total=$$((total + $${execs:-0})); \
 	    if [ $$rc -ne 0 ]; then \
 	        tail -n 30 $(FUZZ_OUT)/logs/$$t.log; \
@@ -94,27 +106,38 @@ fuzz: fuzz-build
 	        exit 1; \
 	    fi; \
 	done; \
-	echo "total executions: $$total"
+	printf '%-16s %12s\n' total $$total >> $$table; \
+	echo "== fuzz: executions per target"; cat $$table
 	@$(MAKE) -f $(FUZZ_DIR)/fuzz.mk --no-print-directory FUZZ_ROOT=$(FUZZ_ROOT) \
 	    FUZZ_OUT=$(FUZZ_OUT) fuzz-coverage
 
-# Line/region coverage of the core by everything in the corpora.
+# Line and branch coverage of the core by everything in the corpora (the
+# seeds alone with FUZZ_SEEDS_ONLY=1).  The full llvm-cov report is kept
+# in profile/report.txt; uncovered lines: llvm-cov show, same arguments.
+FUZZ_COV_ARGS = $(FUZZ_OUT)/cov/channel_attach \
+    $(foreach t,$(filter-out channel_attach,$(FUZZ_TARGETS)),-object $(FUZZ_OUT)/cov/$(t)) \
+    -instr-profile=$(FUZZ_OUT)/profile/all.profdata
+
 fuzz-coverage: $(FUZZ_COV_BINS)
 	@if [ -z "$(FUZZ_PROFDATA)" ] || [ -z "$(FUZZ_COV)" ]; then \
 	    echo "fuzz-coverage: llvm-profdata/llvm-cov not found"; exit 1; fi
 	@rm -rf $(FUZZ_OUT)/profile && mkdir -p $(FUZZ_OUT)/profile
 	@for t in $(FUZZ_TARGETS); do \
-	    mkdir -p $(FUZZ_OUT)/corpus/$$t; \
+	    dirs=$(FUZZ_DIR)/corpus/$$t; \
+	    if [ -z "$(FUZZ_SEEDS_ONLY)" ]; then \
+	        mkdir -p $(FUZZ_OUT)/corpus/$$t; dirs="$$dirs $(FUZZ_OUT)/corpus/$$t"; fi; \
 	    LLVM_PROFILE_FILE=$(FUZZ_OUT)/profile/$$t-%p.profraw \
-	        $(FUZZ_OUT)/cov/$$t $(FUZZ_DIR)/corpus/$$t $(FUZZ_OUT)/corpus/$$t \
+	        $(FUZZ_OUT)/cov/$$t $$dirs \
 	        > /dev/null 2>&1 || { echo "fuzz-coverage: $$t failed on its corpus"; exit 1; }; \
 	done
 	@$(FUZZ_PROFDATA) merge -sparse -o $(FUZZ_OUT)/profile/all.profdata \
 	    $(FUZZ_OUT)/profile/*.profraw
-	@echo "== coverage of the core by all fuzz corpora"
-	@$(FUZZ_COV) report $(FUZZ_OUT)/cov/channel_attach \
-	    $(foreach t,$(filter-out channel_attach,$(FUZZ_TARGETS)),-object $(FUZZ_OUT)/cov/$(t)) \
-	    -instr-profile=$(FUZZ_OUT)/profile/all.profdata $(FUZZ_COVERED)
+	@$(FUZZ_COV) report $(FUZZ_COV_ARGS) $(FUZZ_COVERED) > $(FUZZ_OUT)/profile/report.txt
+	@echo "== coverage of the core by the $(if $(FUZZ_SEEDS_ONLY),seed corpora,seed and working corpora)"
+	@awk 'BEGIN { printf "%-16s %7s %7s %8s %9s %7s %8s\n", "file", "lines", "missed", \
+	        "cover", "branches", "missed", "cover" } \
+	    NF == 13 && $$1 != "Filename" { printf "%-16s %7s %7s %8s %9s %7s %8s\n", \
+	        $$1, $$8, $$9, $$10, $$11, $$12, $$13 }' $(FUZZ_OUT)/profile/report.txt
 
 fuzz-replay: $(FUZZ_REPLAY_BINS)
 	@set -e; for t in $(FUZZ_TARGETS); do \

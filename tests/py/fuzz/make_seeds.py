@@ -176,6 +176,211 @@ def attach_seeds() -> dict[str, bytes]:
         "xs-not-offered": offer({"state": b"closed"}, try_connect=0),
         "data-map-fails": offer({}, page_mode=2),
         "raw-page": offer({}, page_mode=1) + bytes(4096),
+        "nonce-upper": offer({}, page_mode=0x10) + b"0123456789ABCDEF\0" + b"\0\0\1",
+        "nonce-short": offer({}, page_mode=0x10) + b"0123456789abcde\0" + b"\0\0\1",
+        "nonce-long": offer({}, page_mode=0x10) + b"0123456789abcdef0\0" + b"\0\0\1",
+        "nonce-missing": offer({}, page_mode=0x10) + b"\1\0" + b"\0\0\1",
+        "nonce-stale": offer({}, page_mode=0x10) + b"0123456789abcdee\0" + b"\0\0\1",
+    }
+
+
+# ---- chan_faults -------------------------------------------------------------------
+(F_ACT, F_ON_WAIT, F_LISTEN, F_ACCEPT, F_CONNECT, F_CLOSE, F_SEND, F_RECV, F_WAIT, F_INFO,
+ F_ZERO_COPY, F_ON_SPIN) = range(12)
+(K_SHARE, K_UNSHARE, K_MAP, K_UNMAP, K_UNMAP_NOTIFY, K_EV_OPEN, K_ALLOC_UNBOUND, K_BIND,
+ K_UNBIND, K_NOTIFY, K_EV_WAIT, K_ACK, K_FD, K_XS_READ, K_XS_WRITE, K_XS_RM, K_XS_PERMS,
+ K_TX_START, K_TX_END, K_WATCH, K_UNWATCH, K_WAIT_WATCH, K_CALLOC) = range(23)
+FAULT_ERRS = ("EAGAIN", "ENOSPC", "E2BIG", "EACCES", "ENOENT", "EPERM", "EIO", "EINVAL",
+              "ENOMEM", "EOPNOTSUPP", "ETIMEDOUT", "EINTR", "EBUSY")
+A_FAULT, A_STORE, A_LIVE, A_NONCE, A_WAITS, A_INDEX, A_PAGE, A_PEER = range(8)
+LEAVES = ("state", "version", "mode", "s2c-order", "c2s-order", "ctrl-ref", "event-channel",
+          "nonce", "client-domid", "client/state", "client/event-channel", "presence", "offer")
+VALUES = ("offered", "connected", "closed", "", "1", "2", "message", "stream", "bogus", "12",
+          "11", "21", "13", "1001", "4294967296", "-1", "12x", "5", "6", "0123456789abcdef",
+          "0123456789ABCDEF", "0123456789abcde", "0123456789abcdef0", "0123456789abcdeg",
+          "+12", " 12", "99999999999999999999")
+SERVER, CLIENT = 0, 0x80
+
+
+def faults_seeds() -> dict[str, bytes]:
+    def op(code: int, side: int = SERVER, *args: bytes) -> bytes:
+        return u8(code | side) + b"".join(args)
+
+    def fault(kind: int, err: str, skip: int = 0, count: int = 1) -> bytes:
+        return op(F_ACT, SERVER, u8(A_FAULT), u8(kind), u8(skip | (count - 1) << 4),
+                  u8(FAULT_ERRS.index(err)))
+
+    def store(leaf: str, value: str | None) -> bytes:
+        v = 0xFF if value is None else VALUES.index(value)
+        return op(F_ACT, SERVER, u8(A_STORE), u8(LEAVES.index(leaf)), u8(v))
+
+    def listen(stream: bool = False, spin: bool = True, poll: bool = False, b: int = 0) -> bytes:
+        a = (1 if stream else 0) | (0 if spin else 0x20) | (0xC0 if poll else 0)
+        return op(F_LISTEN, SERVER, u8(a), u8(b))
+
+    def connect(t: int = 0, spin: bool = True, server: int = 0) -> bytes:
+        return op(F_CONNECT, CLIENT, u8(server | t << 3 | (0 if spin else 0x20)))
+
+    accept = op(F_ACCEPT, SERVER, u8(0))
+    close_s = op(F_CLOSE, SERVER)
+    close_c = op(F_CLOSE, CLIENT)
+
+    def send(side: int, n: int, a: int = 0) -> bytes:
+        return op(F_SEND, side, u8(a), u16(n))
+
+    def recv(side: int, n: int = 30000, a: int = 0) -> bytes:
+        return op(F_RECV, side, u8(a), u16(n))
+
+    def wait(side: int, kind: int, t: int, need: int = 1) -> bytes:
+        return op(F_WAIT, side, u8(kind | t << 2)) + (u16(need) if kind == 1 else b"")
+
+    up = listen() + connect() + accept
+    talk = (send(SERVER, 100) + recv(CLIENT) + send(CLIENT, 3000) + recv(SERVER)
+            + send(SERVER, 5000, 4) + send(SERVER, 5000, 4) + recv(CLIENT, 40)
+            + recv(CLIENT) + recv(CLIENT, 30000, 6) + op(F_INFO, SERVER) + op(F_INFO, CLIENT))
+    out: dict[str, bytes] = {
+        "honest-msg": u8(0) + up + talk + close_c + recv(SERVER) + close_s,
+        "honest-stream": u8(0) + listen(stream=True) + connect() + accept + talk
+        + send(CLIENT, 20000, 4) + recv(SERVER, 9000, 4) + close_s + recv(CLIENT) + close_c,
+        "yield-poll": u8(8) + listen(poll=True) + connect() + accept
+        + op(F_ON_SPIN, SERVER, u8(40), u8(A_PEER), u8(0x21)) + recv(CLIENT, 30000, 6)
+        + wait(CLIENT, 0, 2) + close_s + close_c,
+    }
+    # Every step of listen, connect and accept fails once, in turn.
+    listen_kinds = [(K_SHARE, "ENOMEM", 1), (K_EV_OPEN, "EIO", 1),
+                    (K_ALLOC_UNBOUND, "ENOSPC", 1), (K_UNMAP_NOTIFY, "EPERM", 1),
+                    (K_UNMAP_NOTIFY, "EOPNOTSUPP", 1), (K_XS_RM, "EACCES", 1),
+                    (K_TX_START, "EAGAIN", 1), (K_TX_END, "EAGAIN", 1),
+                    (K_TX_END, "EIO", 1), (K_XS_WRITE, "ENOSPC", 13),
+                    (K_XS_PERMS, "EACCES", 13), (K_CALLOC, "ENOMEM", 2)]
+    # (a transaction that says -EAGAIN 16 times in a row: the retries end)
+    prog = fault(K_TX_END, "EAGAIN", 0, 16) + listen() + close_s
+    for kind, err, n in listen_kinds:
+        for skip in range(n):
+            prog += fault(kind, err, skip) + listen() + close_s
+    out["listen-each-step-fails"] = u8(0) + prog
+    prog = listen()
+    connect_kinds = [(K_XS_READ, "EACCES", 9), (K_XS_READ, "ENOENT", 9),
+                     (K_XS_READ, "E2BIG", 9), (K_MAP, "EPERM", 2), (K_EV_OPEN, "EIO", 1),
+                     (K_BIND, "EINVAL", 1), (K_UNMAP_NOTIFY, "EPERM", 1),
+                     (K_UNMAP_NOTIFY, "EOPNOTSUPP", 1), (K_TX_START, "EIO", 1),
+                     (K_TX_END, "EAGAIN", 1), (K_TX_END, "ENOSPC", 1),
+                     (K_XS_WRITE, "ENOSPC", 3), (K_XS_PERMS, "EACCES", 1),
+                     (K_WATCH, "ENOSPC", 1), (K_CALLOC, "ENOMEM", 1)]
+    prog += fault(K_TX_END, "EAGAIN", 0, 16) + connect() + close_c
+    for kind, err, n in connect_kinds:
+        for skip in range(n):
+            prog += fault(kind, err, skip) + connect() + close_c
+    out["connect-each-step-fails"] = u8(0) + prog + close_s
+    out["accept-write-fails"] = (u8(0) + listen() + op(F_ACCEPT, SERVER, u8(1)) + connect()
+                                 + fault(K_XS_WRITE, "EACCES") + accept + accept + accept
+                                 + send(CLIENT, 10) + recv(SERVER) + close_c + close_s)
+    # A hostile or broken offer, one value at a time (each on a fresh offer).
+    bad = [("version", "2"), ("version", "99999999999999999999"), ("mode", "bogus"),
+           ("mode", "stream"), ("s2c-order", "11"), ("s2c-order", "21"), ("c2s-order", "+12"),
+           ("ctrl-ref", "12x"), ("ctrl-ref", "1001"), ("ctrl-ref", "12"),
+           ("event-channel", "4294967296"), ("event-channel", " 12"),
+           ("nonce", "0123456789ABCDEF"), ("nonce", "0123456789abcde"),
+           ("nonce", "0123456789abcdef0"), ("nonce", "0123456789abcdeg"),
+           ("nonce", "0123456789abcdef"), ("client-domid", "6"), ("client-domid", "-1"),
+           ("state", "closed"), ("state", None), ("version", None), ("nonce", None),
+           ("offer", None)]
+    prog = b""
+    for leaf, value in bad:
+        prog += listen() + store(leaf, value) + connect(t=1) + close_c + close_s
+    out["offer-values"] = u8(1) + prog
+    out["offer-stale-nonce"] = (u8(0) + listen() + op(F_ACT, SERVER, u8(A_NONCE), u8(0))
+                                + connect() + close_s)
+    # Departures seen by the presence probe while blocked, either end.
+    out["probe-client-gone"] = (u8(0) + up + store("presence", None) + wait(SERVER, 0, 2)
+                                + recv(SERVER, 10, 4) + close_s + close_c)
+    out["probe-client-closed"] = (u8(0) + up + store("presence", "closed")
+                                  + wait(SERVER, 1, 2, 4000) + close_s + close_c)
+    out["probe-server-gone"] = (u8(0) + up + store("state", "closed") + wait(CLIENT, 0, 3)
+                                + op(F_ON_WAIT, SERVER, u8(A_STORE), u8(0), u8(0xFF), u8(0))
+                                + close_c + close_s)
+    out["probe-accept"] = (u8(0) + listen() + op(F_ON_WAIT, SERVER, u8(A_STORE), u8(9), u8(1),
+                                                 u8(0))
+                           + op(F_ACCEPT, SERVER, u8(2)) + close_s)
+    # Waits that are interrupted, spurious, failing; a dead peer's data.
+    out["wait-modes"] = (u8(2) + up + wait(CLIENT, 0, 2)
+                         + op(F_ACT, SERVER, u8(A_WAITS), u8(2), u8(1)) + wait(CLIENT, 0, 1)
+                         + op(F_ACT, SERVER, u8(A_WAITS), u8(3), u8(0)) + recv(CLIENT, 10, 5)
+                         + send(SERVER, 50) + op(F_ACT, SERVER, u8(A_LIVE), u8(0), u8(3))
+                         + recv(CLIENT) + recv(CLIENT) + wait(SERVER, 2, 2) + close_s + close_c)
+    out["full-ring"] = (u8(0) + up + b"".join(send(SERVER, 4000) for _ in range(20))
+                        + send(SERVER, 4000, 5) + op(F_ON_WAIT, SERVER, u8(A_PEER), u8(0x03))
+                        + send(SERVER, 4000, 6) + wait(SERVER, 1, 1, 60000)
+                        + wait(SERVER, 2, 1) + close_c + wait(SERVER, 2, 1) + close_s)
+    out["hostile-index"] = (u8(0) + up + send(SERVER, 40)
+                            + op(F_ACT, SERVER, u8(A_INDEX), u8(0), u16(0x4000)) + recv(CLIENT)
+                            + send(CLIENT, 8) + op(F_ACT, SERVER, u8(A_INDEX), u8(3), u16(-64))
+                            + send(CLIENT, 8) + close_s + close_c)
+    out["zero-copy"] = (u8(0) + up + b"".join(op(F_ZERO_COPY, side, u8(k), u16(n))
+                                              for side, k, n in [
+                                                  (SERVER, 0, 100), (SERVER, 2, 0),
+                                                  (CLIENT, 3, 0), (CLIENT, 5, 0), (CLIENT, 5, 0),
+                                                  (SERVER, 1, 9000), (SERVER, 2, 0),
+                                                  (CLIENT, 4, 0), (CLIENT, 6, 0), (CLIENT, 7, 3),
+                                                  (CLIENT, 10, 10), (CLIENT, 11, 10),
+                                                  (SERVER, 12, 5000)])
+                        + close_s + close_c)
+    return out
+
+
+# ---- xs_client ---------------------------------------------------------------------
+(X_READ, X_WRITE, X_MKDIR, X_RM, X_DIRECTORY, X_GET_PERMS, X_SET_PERMS, X_TX_START, X_TX_END,
+ X_WATCH, X_UNWATCH, X_NEXT_EVENT, X_WAIT_EVENT, X_INTRODUCE, X_RELEASE, X_PERMS_DECODE,
+ X_PERMS_ENCODE) = range(17)
+(S_SERVE, S_FORGE, S_EVENT, S_RAW, S_INDEX, S_TIMEOUT, S_EINTR, S_FAIL, S_TRICKLE,
+ S_LIE) = range(10)
+
+
+def xs_seeds() -> dict[str, bytes]:
+    def serve(sel: int = 0, *extra: bytes) -> bytes:
+        return u8(S_SERVE) + u8(sel) + b"".join(extra)
+
+    def read(path: bytes, value: bytes, buf: int = 100, how: bytes = b"") -> bytes:
+        return (u8(X_READ) + u8(0) + path + b"\0" + u16(buf) + how
+                + (serve(0, u16(len(value)), value) if not how else b""))
+
+    session = (read(b"/a", b"hello") + u8(X_WRITE) + b"/a\0" + u16(3) + b"xyz" + serve()
+               + u8(X_MKDIR) + b"/d\0" + serve() + u8(X_RM) + b"/d\0" + serve()
+               + u8(X_DIRECTORY) + b"/\0" + u16(200) + serve(2, b"a\0", b"bb\0")
+               + u8(X_GET_PERMS) + u8(4) + b"/a\0" + serve(1, u8(0), u8(1))
+               + u8(X_SET_PERMS) + u8(2) + b"/a\0" + u32(0) + u8(0) + u32(5) + u8(1) + serve()
+               + u8(X_TX_START) + serve(0) + u8(X_TX_END) + u32(7) + u8(0) + serve()
+               + u8(X_WATCH) + b"/a\0" + b"tok\0" + serve() + u8(X_NEXT_EVENT)
+               + u8(X_WAIT_EVENT) + u8(1) + u8(S_EVENT) + u8(0) + b"/a\0" + b"t\0"
+               + u8(X_NEXT_EVENT) + u8(X_UNWATCH) + b"/a\0" + b"tok\0" + serve()
+               + u8(X_INTRODUCE) + u32(7) + u32(1) + u32(2) + u32(3) + serve()
+               + u8(X_RELEASE) + u32(7) + serve()
+               + u8(X_PERMS_DECODE) + u8(4) + u8(6) + b"n0\0r5\0"
+               + u8(X_PERMS_ENCODE) + u8(2) + u32(1) + u8(1) + u32(2) + u8(3) + u8(63))
+    errors = b"".join(read(b"/e", b"", 100, serve(0xC0 + i)) for i in range(10))
+    return {
+        "session-ring": u8(0) + session,
+        "session-ring-wrap": u8(2) + session,
+        "session-stream": u8(1) + session,
+        "errors": u8(0) + errors,
+        "read-too-small": u8(0) + read(b"/a", b"0123456789", 5) + read(b"/a", b"x", 0),
+        "forged-req-id": u8(0) + u8(X_READ) + u8(0) + b"/a\0" + u16(50)
+        + u8(S_FORGE) + u8(1) + u8(0) + u8(0) + u16(2) + b"hi",
+        "forged-huge-body": u8(0) + u8(X_READ) + u8(0) + b"/a\0" + u16(50)
+        + u8(S_FORGE) + u8(0x48) + u8(0) + u8(0) + u16(0x1000) + b"x" * 16,
+        "events-interleaved": u8(0) + b"".join(
+            u8(S_EVENT) + u8(0) + b"/p%d\0" % i + b"t\0" for i in range(3))
+        + u8(X_WAIT_EVENT) + u8(0) + read(b"/a", b"v", 10)
+        + u8(X_WAIT_EVENT) + u8(2) + u8(S_TIMEOUT) + u8(S_EINTR) + u8(S_EVENT) + u8(1) + b"/x\0"
+        + b"\0",
+        "index-jump": u8(0) + u8(X_READ) + u8(0) + b"/a\0" + u16(50)
+        + u8(S_INDEX) + u8(3) + u32(0x10000) + u8(X_MKDIR) + b"/b\0",
+        "trickle-lie": u8(1) + u8(X_MKDIR) + b"/a\0" + u8(S_TRICKLE) + u8(0) + u8(3)
+        + u8(S_TRICKLE) + u8(5) + u8(S_SERVE) + u8(X_MKDIR) + b"/b\0" + u8(S_LIE) + u8(1)
+        + u8(S_SERVE),
+        "big-write": u8(0) + u8(X_WRITE) + b"/big\0" + u16(4000) + b"w" * 64
+        + serve() + serve() + serve() + serve() + serve()
+        + u8(X_WRITE) + b"/big\0" + u16(4095),
     }
 
 
@@ -184,6 +389,8 @@ TARGETS = {
     "ring_producer": producer_seeds,
     "msg_header": header_seeds,
     "channel_attach": attach_seeds,
+    "chan_faults": faults_seeds,
+    "xs_client": xs_seeds,
 }
 
 
