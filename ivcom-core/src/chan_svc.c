@@ -21,6 +21,11 @@
 #define SVC_LIST_BYTES      4096u
 /* The longest accept sleeps between looks at its requests. */
 #define SVC_SLICE_MS        100
+/* A request answered "refused" or "busy", or one we could not use, is
+ * removed after this (its client has read the answer by then): the
+ * request directory's list of names is bounded by xenstored (2048 bytes
+ * an entry), so requests nobody follows up must not pile up there. */
+#define SVC_ANSWER_KEEP_NS  (1000ull * 1000 * 1000)
 
 enum req_state { REQ_OFFERED, REQ_HANDED_OUT, REQ_ANSWERED, REQ_IGNORED };
 
@@ -31,7 +36,8 @@ struct svc_req {
     int owner;                  /* as xenstored records it; -1 unknown */
     enum req_state state;
     struct ivcom_chan *ch;      /* REQ_OFFERED: the channel on offer */
-    uint64_t expires;           /* REQ_OFFERED: withdrawn after this */
+    uint64_t expires;           /* REQ_OFFERED: withdrawn after this;
+                                   ANSWERED/IGNORED: removed after this */
     int seen;                   /* listed in the latest scan */
 };
 
@@ -43,12 +49,11 @@ struct ivcom_service {
     unsigned nallow, max_per_domain;
     char dir[IVCOM_PATH_MAX], req_dir[IVCOM_PATH_MAX];
     int watching;
+    char token[32];             /* the watch's: one per instance */
     struct svc_req *reqs;
     struct ivcom_service_stats st;
     char list[SVC_LIST_BYTES];
 };
-
-static const char WATCH_TOKEN[] = "ivcom-svc-req";
 
 static int token_ok(const char *t)
 {
@@ -160,7 +165,12 @@ IVCOM_EXPORT int ivcom_service_open(struct ivcom_platform *plat, const char *nam
         err = publish_once(svc);
     if (err)
         goto out_free;
-    err = ops->xs_watch(plat, svc->req_dir, WATCH_TOKEN);
+    /* xenstored refuses a second watch of the same path and token on one
+     * connection: an instance in the same process as its predecessor
+     * (restarted in place) has a token of its own. */
+    snprintf(svc->token, sizeof(svc->token), "ivcom-svc-%016llx",
+             (unsigned long long)ivcom_os_nonce());
+    err = ops->xs_watch(plat, svc->req_dir, svc->token);
     if (err)
         goto out_unpublish;
     svc->watching = 1;
@@ -205,7 +215,7 @@ IVCOM_EXPORT void ivcom_service_close(struct ivcom_service *svc)
     if (!ivcom_xs_svc_dir(state, sizeof(state), svc->plat->domid, svc->name, "/state"))
         ops->xs_rm(svc->plat, IVCOM_XS_NO_TX, state);
     if (svc->watching)
-        ops->xs_unwatch(svc->plat, svc->req_dir, WATCH_TOKEN);
+        ops->xs_unwatch(svc->plat, svc->req_dir, svc->token);
     while (svc->reqs) {
         struct svc_req *r = svc->reqs;
 
@@ -255,6 +265,7 @@ static void answer(struct ivcom_service *svc, struct svc_req *r, const char *pat
     int err;
 
     r->state = REQ_IGNORED;
+    r->expires = ivcom_now_ns() + SVC_ANSWER_KEEP_NS;
     svc->st.requests++;
     r->owner = request_owner(svc, path);
     if (r->owner < 0 || r->owner == svc->plat->domid ||
@@ -309,6 +320,22 @@ static void forget_unseen(struct ivcom_service *svc)
     }
 }
 
+/* Remove the requests we will not serve once their time is up (those
+ * whose client denied us write access stay until its domain goes). */
+static void sweep(struct ivcom_service *svc)
+{
+    uint64_t now = ivcom_now_ns();
+    char path[IVCOM_PATH_MAX];
+    struct svc_req *r;
+
+    for (r = svc->reqs; r; r = r->next)
+        if ((r->state == REQ_ANSWERED || r->state == REQ_IGNORED) && now >= r->expires &&
+            !req_path(svc, r->token, path, sizeof(path))) {
+            svc->plat->ops->xs_rm(svc->plat, IVCOM_XS_NO_TX, path);
+            r->expires = UINT64_MAX;    /* once */
+        }
+}
+
 static int scan(struct ivcom_service *svc)
 {
     char path[IVCOM_PATH_MAX];
@@ -334,6 +361,7 @@ static int scan(struct ivcom_service *svc)
             return -ENOMEM;
         r->seen = 1;
         r->owner = -1;
+        r->expires = ivcom_now_ns() + SVC_ANSWER_KEEP_NS;
         r->next = svc->reqs;
         svc->reqs = r;
         if (!token_ok(name) || req_path(svc, name, path, sizeof(path))) {
@@ -346,6 +374,7 @@ static int scan(struct ivcom_service *svc)
         answer(svc, r, path);
     }
     forget_unseen(svc);
+    sweep(svc);
     return 0;
 }
 
@@ -390,6 +419,7 @@ static int take_ready(struct ivcom_service *svc, struct ivcom_chan **out)
             else
                 svc->st.abandoned++;
             r->state = REQ_ANSWERED;
+            r->expires = UINT64_MAX;    /* close removes the node */
             ivcom_close(r->ch);
             r->ch = NULL;
         }

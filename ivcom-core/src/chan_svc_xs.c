@@ -206,12 +206,21 @@ int ivcom_xs_svc_request(struct ivcom_chan *ch, int server_domid, uint32_t *ctrl
     char token[IVCOM_SVC_TOKEN_LEN + 1], val[128], leaf[IVCOM_SVC_TOKEN_LEN + 8];
     int i, err = -EEXIST, watching;
 
-    for (i = 0; i < SVC_TOKEN_TRIES && (err == -EEXIST || err == -EACCES); i++) {
+    for (i = 0; i < SVC_TOKEN_TRIES && (err == -EEXIST || err == -EACCES || err == -ENOSPC);) {
         snprintf(token, sizeof(token), "%016llx", (unsigned long long)ivcom_os_nonce());
         snprintf(leaf, sizeof(leaf), "/req/%s", token);
         err = ivcom_xs_svc_dir(ch->xs_dir, sizeof(ch->xs_dir), server_domid, ch->name, leaf);
         if (!err)
             err = create_request(ch, server_domid);
+        /* A full request directory (a flood, until the service clears
+         * it) is waited out; a token someone holds is drawn again. */
+        if (err == -ENOSPC) {
+            if (ivcom_now_ns() >= deadline)
+                break;
+            ops->xs_wait_watch(ch->plat, SVC_POLL_MS);
+        } else {
+            i++;
+        }
     }
     if (err)
         return err;
