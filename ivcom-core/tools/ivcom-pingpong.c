@@ -7,11 +7,14 @@
  *           seconds), one in flight, and reports the round-trip times
  *           (median, spread) and the events.
  */
-#include "tool.h"
+#include "tool_service.h"
 
 static const char usage[] =
     "usage: ivcom-pingpong [options] server|client\n"
-    "  -p, --peer DOMID     the other domain (required)\n"
+    "  -p, --peer DOMID     the other domain (client: required; server: serve\n"
+    "                       that domain alone, else a service for many)\n"
+    "  -A, --allow D1,D2    service: only these domains (default: any)\n"
+    "  -C, --clients N      service: exit once N clients have ended\n"
     "  -n, --name NAME      channel name (default ivcom-test)\n"
     "  -s, --size BYTES     message size (default 64)\n"
     "  -c, --count N        round trips (default 10000; client)\n"
@@ -49,6 +52,30 @@ static int serve(struct ivcom_chan *ch, int timeout_ms)
     return 0;
 }
 
+/* A service's turn for one client: echo what is there, without waiting
+ * for more (the reply may wait for room). */
+static int echo_turn(struct tool_client *c, const struct tool_opts *o)
+{
+    for (;;) {
+        const void *in;
+        void *out;
+        size_t len;
+        int err = ivcom_msg_try_peek(c->ch, &in, &len);
+
+        if (err == -EAGAIN)
+            return 0;
+        if (err)
+            return err;
+        err = ivcom_msg_reserve(c->ch, len, &out, o->timeout_ms);
+        if (err)
+            return err;
+        memcpy(out, in, len);
+        ivcom_msg_commit(c->ch);
+        ivcom_msg_release(c->ch);
+        c->count++;
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct tool_opts o;
@@ -64,6 +91,15 @@ int main(int argc, char **argv)
     tool_parse(argc, argv, &o, usage, NULL);
     if (o.params.mode != IVCOM_MODE_MESSAGE)
         tool_die(2, "ivcom-pingpong uses message mode");
+    if (strcmp(o.role, "server") == 0 && o.peer < 0) {
+        int err = ivcom_platform_open(o.platform, &plat), failed;
+
+        if (err)
+            tool_die(1, "platform: %s", ivcom_strerror(err));
+        failed = tool_serve_many(&o, plat, echo_turn, "echoed");
+        ivcom_platform_close(plat);
+        return failed ? 1 : 0;
+    }
     ch = tool_channel(&o, &plat);
     if (strcmp(o.role, "server") == 0) {
         serve(ch, o.timeout_ms);

@@ -26,7 +26,12 @@ struct tool_opts {
     int timeout_ms;
     int json;
     struct ivcom_params params;
+    /* A server without --peer runs a service (tool_service.h): */
+    int allow[64];              /* --allow D1,D2,...: the policy */
+    unsigned nallow;
+    long long clients;          /* --clients N: exit once N clients ended */
 };
+
 
 static const char *tool_prog = "ivcom-tool";
 
@@ -82,6 +87,27 @@ static inline uint64_t tool_tsc(void)
 #endif
 }
 
+/* "1,2,3" into o->allow. */
+static inline void tool_parse_allow(struct tool_opts *o, const char *arg)
+{
+    char *end;
+
+    o->nallow = 0;
+    do {
+        long v;
+
+        errno = 0;
+        v = strtol(arg, &end, 10);
+        if (errno || end == arg || v < 0 || v > 32767 || (*end && *end != ','))
+            tool_die(2, "--allow takes domain ids separated by commas, got '%s'", arg);
+        if (o->nallow == sizeof(o->allow) / sizeof(o->allow[0]))
+            tool_die(2, "--allow takes at most %zu domains",
+                     sizeof(o->allow) / sizeof(o->allow[0]));
+        o->allow[o->nallow++] = (int)v;
+        arg = end + 1;
+    } while (*end);
+}
+
 /* Common options; the tool's own are handled by `extra` (return 0 if the
  * option is not its own).  Positional: ROLE. */
 static inline void tool_parse(int argc, char **argv, struct tool_opts *o,
@@ -101,6 +127,8 @@ static inline void tool_parse(int argc, char **argv, struct tool_opts *o,
         { "poll", no_argument, 0, 'l' },
         { "json", no_argument, 0, 'j' },
         { "mode", required_argument, 0, 'm' },
+        { "allow", required_argument, 0, 'A' },
+        { "clients", required_argument, 0, 'C' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 }
     };
@@ -113,7 +141,7 @@ static inline void tool_parse(int argc, char **argv, struct tool_opts *o,
     o->count = 10000;
     o->timeout_ms = 10000;
     ivcom_params_init(&o->params);
-    while ((c = getopt_long(argc, argv, "n:p:s:c:D:t:P:So:w:ljm:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "n:p:s:c:D:t:P:So:w:ljm:A:C:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'n': o->name = optarg; break;
         case 'p': o->peer = (int)tool_num("--peer", optarg, 0, 32767); break;
@@ -133,6 +161,8 @@ static inline void tool_parse(int argc, char **argv, struct tool_opts *o,
         case 'w': o->params.spin_us = (uint32_t)tool_num("--spin", optarg, 0, 10000000); break;
         case 'l': o->params.poll_only = 1; break;
         case 'j': o->json = 1; break;
+        case 'A': tool_parse_allow(o, optarg); break;
+        case 'C': o->clients = tool_num("--clients", optarg, 1, 1ll << 40); break;
         case 'h': printf("%s", usage); exit(0);
         default:
             if (extra && extra(c, optarg))
@@ -145,8 +175,10 @@ static inline void tool_parse(int argc, char **argv, struct tool_opts *o,
     o->role = argv[optind];
     if (strcmp(o->role, "server") && strcmp(o->role, "client"))
         tool_die(2, "ROLE must be server or client, got '%s'", o->role);
-    if (o->peer < 0)
-        tool_die(2, "--peer DOMID is required");
+    if (o->peer < 0 && strcmp(o->role, "client") == 0)
+        tool_die(2, "--peer DOMID (the server's domain) is required");
+    if (o->peer >= 0 && (o->nallow || o->clients))
+        tool_die(2, "--allow and --clients are for a server without --peer (a service)");
 }
 
 /* Open the platform and set up the channel for our role. */

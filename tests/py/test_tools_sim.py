@@ -115,3 +115,44 @@ def test_bad_duration_is_one_line(arg: str) -> None:
                        text=True, timeout=10)
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "--duration" in r.stderr
+
+
+def test_pingpong_server_without_peer_serves_many(sim: simmod.Sim) -> None:
+    """ivcom-pingpong's server without -p is a service: three allowed client
+    domains at once, each reported; a domain outside --allow is refused."""
+    srv_dom, clients, outsider = 41, [42, 43, 44], 45
+    srv = subprocess.Popen([_bin("ivcom-pingpong"), "-n", "pp-svc", "-t", "20000", "-j",
+                            "--allow", ",".join(map(str, clients)), "--clients", "3", "server"],
+                           env={**os.environ, **sim.domain_env(srv_dom)},
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    procs = [subprocess.Popen([_bin("ivcom-pingpong"), "-p", str(srv_dom), "-n", "pp-svc",
+                               "-t", "20000", "-c", "500", "-j", "client"],
+                              env={**os.environ, **sim.domain_env(d)},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for d in [*clients, outsider]]
+    try:
+        outs = [p.communicate(timeout=60) for p in procs]
+        s_out, s_err = srv.communicate(timeout=60)
+    finally:
+        for p in [srv, *procs]:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    for p, (_, err) in zip(procs[:3], outs[:3], strict=True):
+        assert p.returncode == 0, err
+    assert procs[3].returncode != 0
+    assert "permission denied" in outs[3][1]
+    assert srv.returncode == 0, s_err
+    reports = [json.loads(line) for line in s_out.splitlines()]
+    assert sorted(r["client"] for r in reports) == clients
+    assert all(r["echoed"] == 500 + 50 and r["error"] == "" for r in reports)
+
+
+def test_allow_needs_a_service() -> None:
+    proc = subprocess.run([_bin("ivcom-pingpong"), "-p", "3", "--allow", "4", "server"],
+                          capture_output=True, text=True, timeout=10)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "--allow" in proc.stderr
+    proc = subprocess.run([_bin("ivcom-pingpong"), "--allow", "4,x", "server"],
+                          capture_output=True, text=True, timeout=10)
+    assert proc.returncode == 2 and "--allow takes domain ids" in proc.stderr

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/* A tool's server without --peer: a service serving every allowed domain,
+ * many at once, one poll() over the service's fd and every channel's. */
+#ifndef IVCOM_TOOL_SERVICE_H
+#define IVCOM_TOOL_SERVICE_H
+
+#include <poll.h>
+
+#include "tool.h"
+
+#define TOOL_MAX_CLIENTS 256
+
+struct tool_client {
+    struct ivcom_chan *ch;
+    int domid;
+    long long count;            /* what the tool's turn counted */
+};
+
+/* One turn for a channel that may have work: 0 to go on, -EPIPE when the
+ * client is done, another -errno when it failed. */
+typedef int (*tool_turn_fn)(struct tool_client *c, const struct tool_opts *o);
+
+static inline void tool_client_report(const struct tool_opts *o, const struct tool_client *c,
+                                      const char *what, int err)
+{
+    if (o->json)
+        printf("{\"tool\": \"%s\", \"role\": \"service\", \"client\": %d, \"%s\": %lld, "
+               "\"error\": \"%s\"}\n", tool_prog, c->domid, what, c->count,
+               err ? ivcom_strerror(err) : "");
+    else if (err)
+        fprintf(stderr, "%s: client dom %d: %s after %lld %s\n", tool_prog, c->domid,
+                ivcom_strerror(err), c->count, what);
+    else
+        fprintf(stderr, "%s: client dom %d: %lld %s\n", tool_prog, c->domid, c->count, what);
+    fflush(stdout);
+}
+
+/* Serve until --clients clients have ended (or for ever).  Returns the
+ * number of clients that ended with an error. */
+static inline int tool_serve_many(const struct tool_opts *o, struct ivcom_platform *plat,
+                                  tool_turn_fn turn, const char *what)
+{
+    struct ivcom_policy pol = { .allow = o->nallow ? o->allow : NULL, .nallow = o->nallow };
+    static struct tool_client cl[TOOL_MAX_CLIENTS];
+    struct pollfd pfd[TOOL_MAX_CLIENTS + 1];
+    struct ivcom_service *svc;
+    long long ended = 0;
+    int n = 0, failed = 0, i, err;
+
+    err = ivcom_service_open(plat, o->name, &o->params, &pol, &svc);
+    if (err)
+        tool_die(1, "service %s: %s", o->name, ivcom_strerror(err));
+    fprintf(stderr, "%s: serving %s\n", tool_prog, o->name);
+    while (!o->clients || ended < o->clients) {
+        struct ivcom_chan *ch;
+        int np = 0;
+
+        pfd[np++] = (struct pollfd){ .fd = ivcom_service_fd(svc), .events = POLLIN };
+        for (i = 0; i < n; i++)
+            pfd[np++] = (struct pollfd){ .fd = ivcom_fd(cl[i].ch), .events = POLLIN };
+        if (poll(pfd, (nfds_t)np, 1000) < 0 && errno != EINTR)
+            tool_die(1, "poll: %s", strerror(errno));
+        while (n < TOOL_MAX_CLIENTS && ivcom_service_accept(svc, &ch, 0) == 0) {
+            cl[n] = (struct tool_client){ .ch = ch, .domid = ivcom_peer_domid(ch) };
+            n++;
+        }
+        for (i = 0; i < n; i++) {
+            ivcom_ack(cl[i].ch);
+            err = turn(&cl[i], o);
+            if (err == 0)
+                continue;
+            tool_client_report(o, &cl[i], what, err == -EPIPE ? 0 : err);
+            failed += err != -EPIPE;
+            ended++;
+            ivcom_close(cl[i].ch);
+            cl[i--] = cl[--n];
+        }
+    }
+    for (i = 0; i < n; i++)
+        ivcom_close(cl[i].ch);
+    ivcom_service_close(svc);
+    return failed;
+}
+
+#endif
