@@ -13,12 +13,15 @@
  * is seqcheck.h's.
  */
 #include "seqcheck.h"
-#include "tool.h"
+#include "tool_service.h"
 
 static const char usage[] =
     "usage: ivcom-stream [options] server|client\n"
     "  the client sends, the server receives and reports\n"
-    "  -p, --peer DOMID     the other domain (required)\n"
+    "  -p, --peer DOMID     the other domain (client: required; server: serve\n"
+    "                       that domain alone, else a service for many)\n"
+    "  -A, --allow D1,D2    service: only these domains (default: any)\n"
+    "  -C, --clients N      service: exit once N clients have ended\n"
     "  -n, --name NAME      channel name (default ivcom-test)\n"
     "  -s, --size BYTES     message (or write) size (default 64)\n"
     "  -c, --count N        messages to send (default 10000); the server: expect\n"
@@ -171,6 +174,55 @@ static void sink(struct ivcom_chan *ch, const struct tool_opts *o, struct ivcom_
     free(buf);
 }
 
+/* A service's turn for one client: take in what is there, each message
+ * (or whole write) checked as in sink(); -EPIPE once a complete stream
+ * ended, -ENODATA for one that ended short of --count, -EBADMSG for a
+ * payload out of sequence (its line printed first). */
+static int sink_turn(struct tool_client *c, const struct tool_opts *o)
+{
+    const int msg = o->params.mode == IVCOM_MODE_MESSAGE;
+    size_t cap = msg ? ivcom_max_msg(c->ch) : o->size;
+
+    if (!c->buf && !(c->buf = malloc(cap > 8 ? cap : 8)))
+        return -ENOMEM;
+    for (;;) {
+        ssize_t n;
+
+        if (msg) {
+            n = ivcom_try_recv(c->ch, c->buf, cap);
+        } else {
+            n = ivcom_try_read(c->ch, c->buf + c->have, o->size - c->have);
+            if (n > 0) {
+                c->have += (size_t)n;
+                if (c->have < o->size)
+                    continue;
+                n = (ssize_t)c->have;
+                c->have = 0;
+            }
+        }
+        if (n == -EAGAIN)
+            return 0;
+        if (n == -EPIPE)
+            return o->count_set && (c->count != o->count || c->have) ? -ENODATA : -EPIPE;
+        if (n < 0)
+            return (int)n;
+        if (o->count_set && c->count == o->count)
+            return -E2BIG;
+        if (!seq_ok(c->buf, (size_t)n, (uint64_t)c->count)) {
+            struct ivcom_ring_debug d;
+            int derr = ivcom_debug_ring(c->ch, 1, &d);
+            char line[512];
+
+            seq_describe(line, sizeof(line), msg ? "message" : "write", (uint64_t)c->count,
+                         c->buf, (size_t)n, msg, &d, derr);
+            fprintf(stderr, "ivcom-stream: client dom %d: %s\n", c->domid, line);
+            return -EBADMSG;
+        }
+        c->count++;
+        c->bytes += (uint64_t)n;
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct tool_opts o;
@@ -179,6 +231,15 @@ int main(int argc, char **argv)
 
     tool_prog = "ivcom-stream";
     tool_parse(argc, argv, &o, usage, NULL);
+    if (strcmp(o.role, "server") == 0 && o.peer < 0) {
+        int err = ivcom_platform_open(o.platform, &plat), failed;
+
+        if (err)
+            tool_die(1, "platform: %s", ivcom_strerror(err));
+        failed = tool_serve_many(&o, plat, sink_turn, "received");
+        ivcom_platform_close(plat);
+        return failed ? 1 : 0;
+    }
     ch = tool_channel(&o, &plat);
     if (strcmp(o.role, "client") == 0) {
         if (o.params.mode == IVCOM_MODE_MESSAGE && o.size > ivcom_max_msg(ch))

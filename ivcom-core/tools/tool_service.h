@@ -14,6 +14,9 @@ struct tool_client {
     struct ivcom_chan *ch;
     int domid;
     long long count;            /* what the tool's turn counted */
+    uint64_t bytes;
+    unsigned char *buf;         /* the turn's own (freed with the client) */
+    size_t have;
 };
 
 /* One turn for a channel that may have work: 0 to go on, -EPIPE when the
@@ -25,8 +28,8 @@ static inline void tool_client_report(const struct tool_opts *o, const struct to
 {
     if (o->json)
         printf("{\"tool\": \"%s\", \"role\": \"service\", \"client\": %d, \"%s\": %lld, "
-               "\"error\": \"%s\"}\n", tool_prog, c->domid, what, c->count,
-               err ? ivcom_strerror(err) : "");
+               "\"bytes\": %llu, \"error\": \"%s\"}\n", tool_prog, c->domid, what, c->count,
+               (unsigned long long)c->bytes, err ? ivcom_strerror(err) : "");
     else if (err)
         fprintf(stderr, "%s: client dom %d: %s after %lld %s\n", tool_prog, c->domid,
                 ivcom_strerror(err), c->count, what);
@@ -73,11 +76,14 @@ static inline int tool_serve_many(const struct tool_opts *o, struct ivcom_platfo
             failed += err != -EPIPE;
             ended++;
             ivcom_close(cl[i].ch);
+            free(cl[i].buf);
             cl[i--] = cl[--n];
         }
     }
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
         ivcom_close(cl[i].ch);
+        free(cl[i].buf);
+    }
     ivcom_service_close(svc);
     return failed;
 }

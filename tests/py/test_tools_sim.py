@@ -156,3 +156,37 @@ def test_allow_needs_a_service() -> None:
     proc = subprocess.run([_bin("ivcom-pingpong"), "--allow", "4,x", "server"],
                           capture_output=True, text=True, timeout=10)
     assert proc.returncode == 2 and "--allow takes domain ids" in proc.stderr
+
+
+@pytest.mark.parametrize("mode", [[], ["-S"]], ids=["message", "stream"])
+def test_stream_service_checks_each_client(sim: simmod.Sim, mode: list[str]) -> None:
+    """ivcom-stream's sink without -p serves several sources at once and
+    checks each one's sequence; with -c, a source that stops short fails
+    its own report (and the exit status), not the others'."""
+    srv_dom, full, short = 51, [52, 53], 54
+    srv = subprocess.Popen([_bin("ivcom-stream"), "-n", "st-svc", "-t", "20000", "-j", "-s",
+                            "1000", "-c", "300", "--clients", "3", *mode, "server"],
+                           env={**os.environ, **sim.domain_env(srv_dom)},
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    procs = [subprocess.Popen([_bin("ivcom-stream"), "-p", str(srv_dom), "-n", "st-svc",
+                               "-t", "20000", "-s", "1000", "-c", str(n), *mode, "client"],
+                              env={**os.environ, **sim.domain_env(d)},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for d, n in ((full[0], 300), (full[1], 300), (short, 120))]
+    try:
+        outs = [p.communicate(timeout=60) for p in procs]
+        s_out, s_err = srv.communicate(timeout=60)
+    finally:
+        for p in [srv, *procs]:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    for p, (_, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err
+    assert srv.returncode == 1, s_err
+    reports = {r["client"]: r for r in map(json.loads, s_out.splitlines())}
+    assert sorted(reports) == [*full, short]
+    for d in full:
+        assert reports[d]["received"] == 300 and reports[d]["error"] == ""
+        assert reports[d]["bytes"] == 300 * 1000
+    assert reports[short]["received"] == 120 and reports[short]["error"] != ""
