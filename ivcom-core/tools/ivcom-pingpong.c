@@ -6,6 +6,9 @@
  *   client: sends --count messages of --size bytes (or for --duration
  *           seconds), one in flight, and reports the round-trip times
  *           (median, spread) and the events.
+ *   --reconnect N: N connections one after another instead, each set up,
+ *           answered once and closed; the client reports the set-up times
+ *           (before connect until its first echo came back).
  */
 #include "tool_service.h"
 
@@ -24,7 +27,13 @@ static const char usage[] =
     "  -o, --order N        ring order, log2 bytes (server; default 16)\n"
     "  -t, --timeout MS     set-up and per-message timeout (default 10000)\n"
     "  -P, --platform NAME  sim | xen-linux (default: auto)\n"
-    "  -j, --json           one JSON object on stdout\n";
+    "  -j, --json           one JSON object on stdout\n"
+    "  --reconnect N        N connections one after another, one round trip\n"
+    "                       each; the client reports each set-up time (server:\n"
+    "                       with -p, offer again after each)\n"
+    "  --gap MS             client: pause between those connections\n"
+    "  --at T               client: start the measured round trips at\n"
+    "                       CLOCK_MONOTONIC T seconds (after the warm-up)\n";
 
 static int serve(struct ivcom_chan *ch, int timeout_ms)
 {
@@ -76,13 +85,61 @@ static int echo_turn(struct tool_client *c, const struct tool_opts *o)
     }
 }
 
+/* --reconnect on the client: connect, one round trip, close, N times;
+ * each set-up time runs from before ivcom_connect until the echo is back. */
+static int reconnect_client(const struct tool_opts *o, struct ivcom_platform *plat)
+{
+    uint64_t *t = calloc((size_t)o->reconnect, sizeof(*t)), sum = 0;
+    unsigned char *buf = calloc(1, o->size ? o->size : 1);
+    long long k, n = o->reconnect;
+
+    if (!t || !buf)
+        tool_die(1, "out of memory");
+    for (k = 0; k < n; k++) {
+        uint64_t t0 = tool_now_ns();
+        struct ivcom_chan *ch = tool_chan_open(o, plat);
+        ssize_t r;
+
+        memcpy(buf, &k, o->size < sizeof(k) ? o->size : sizeof(k));
+        r = ivcom_send(ch, buf, o->size, o->timeout_ms);
+        if (r < 0)
+            tool_die(1, "connection %lld: send: %s", k, ivcom_strerror((int)r));
+        r = ivcom_recv(ch, buf, o->size, o->timeout_ms);
+        if (r < 0)
+            tool_die(1, "connection %lld: receive: %s", k, ivcom_strerror((int)r));
+        if ((size_t)r != o->size || (o->size >= sizeof(k) && memcmp(buf, &k, sizeof(k))))
+            tool_die(1, "connection %lld: the echo came back wrong", k);
+        t[k] = tool_now_ns() - t0;
+        sum += t[k];
+        ivcom_close(ch);
+        if (o->gap_ms && k + 1 < n)
+            tool_sleep_until(tool_now_ns() + (uint64_t)o->gap_ms * 1000000u);
+    }
+    if (o->json) {
+        printf("{\"tool\": \"ivcom-pingpong\", \"role\": \"reconnect\", \"platform\": \"%s\", "
+               "\"size\": %zu, \"count\": %lld, \"gap_ms\": %u, \"setup_us\": [",
+               ivcom_platform_name(plat), o->size, n, o->gap_ms);
+        for (k = 0; k < n; k++)
+            printf("%s%.1f", k ? ", " : "", t[k] / 1e3);
+        printf("]}\n");
+    }
+    qsort(t, (size_t)n, sizeof(*t), cmp_u64);
+    if (!o->json)
+        printf("%lld connections: set-up to first echo median %.1f us (min %.1f, max %.1f, "
+               "mean %.1f)\n", n, t[(n - 1) / 2] / 1e3, t[0] / 1e3, t[n - 1] / 1e3,
+               (double)sum / (double)n / 1e3);
+    free(t);
+    free(buf);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct tool_opts o;
     struct ivcom_platform *plat;
     struct ivcom_chan *ch;
     struct ivcom_stats st;
-    uint64_t *rtt, sum = 0, tsc0 = 0, tsc1;
+    uint64_t *rtt, sum = 0, tsc0 = 0, tsc1, mono0 = 0, mono1;
     unsigned char *buf;
     long long i, warm, n, cap;
     struct tool_deadline dl = { 0, 0 };
@@ -99,6 +156,23 @@ int main(int argc, char **argv)
         failed = tool_serve_many(&o, plat, echo_turn, "echoed");
         ivcom_platform_close(plat);
         return failed ? 1 : 0;
+    }
+    if (o.reconnect) {
+        int err = ivcom_platform_open(o.platform, &plat);
+
+        if (err)
+            tool_die(1, "platform: %s", ivcom_strerror(err));
+        if (strcmp(o.role, "client") == 0) {
+            reconnect_client(&o, plat);
+        } else {
+            for (i = 0; i < o.reconnect; i++) {
+                ch = tool_chan_open(&o, plat);
+                serve(ch, o.timeout_ms);
+                ivcom_close(ch);
+            }
+        }
+        ivcom_platform_close(plat);
+        return 0;
     }
     ch = tool_channel(&o, &plat);
     if (strcmp(o.role, "server") == 0) {
@@ -118,13 +192,19 @@ int main(int argc, char **argv)
     if (!buf || !rtt)
         tool_die(1, "out of memory");
     warm = o.count / 10 < 1000 ? o.count / 10 : 1000;
+    if (o.at_ns && warm > 100)
+        warm = 100;     /* many clients start together: keep their warm-up short */
     for (i = -warm; i < o.count; i++) {
         uint64_t t0 = tool_now_ns();
         ssize_t r;
 
         if (i == 0) {
+            if (o.at_ns)
+                tool_sleep_until(o.at_ns);
             tool_deadline_start(&dl, &o);
             tsc0 = tool_tsc();
+            mono0 = tool_now_ns();
+            t0 = mono0;
         }
         else if (i > 0 && tool_deadline_passed(&dl))
             break;
@@ -150,6 +230,7 @@ int main(int argc, char **argv)
         }
     }
     tsc1 = tool_tsc();
+    mono1 = tool_now_ns();
     n = i;
     ivcom_get_stats(ch, &st);
     qsort(rtt, (size_t)n, sizeof(*rtt), cmp_u64);
@@ -161,7 +242,8 @@ int main(int argc, char **argv)
                "\"p90\": %llu, \"p99\": %llu, \"mean\": %llu}, "
                "\"notifies_sent\": %llu, \"notifies_suppressed\": %llu, "
                "\"wakeups\": %llu, \"spins\": %llu, \"blocks\": %llu, "
-               "\"tsc_begin\": %llu, \"tsc_end\": %llu}\n",
+               "\"tsc_begin\": %llu, \"tsc_end\": %llu, "
+               "\"mono_begin_ns\": %llu, \"mono_end_ns\": %llu}\n",
                ivcom_platform_name(plat), o.size, n, o.params.poll_only,
                o.params.spin_us, (unsigned long long)rtt[0], (unsigned long long)PCT(10),
                (unsigned long long)PCT(50), (unsigned long long)PCT(90),
@@ -170,7 +252,8 @@ int main(int argc, char **argv)
                (unsigned long long)st.notifies_suppressed,
                (unsigned long long)st.wakeups, (unsigned long long)st.spins,
                (unsigned long long)st.blocks, (unsigned long long)tsc0,
-               (unsigned long long)tsc1);
+               (unsigned long long)tsc1, (unsigned long long)mono0,
+               (unsigned long long)mono1);
     else
         printf("%lld round trips of %zu B: median %.2f us (p10 %.2f, p90 %.2f, p99 %.2f); "
                "events sent %llu, suppressed %llu\n",

@@ -29,7 +29,8 @@ static const char usage[] =
     "  -D, --duration S     stop sending after S seconds (or at --count)\n"
     "  -S, --stream         stream mode instead of message mode\n"
     "  -o, --order N        ring order, log2 bytes (server; default 16)\n"
-    "  -w, --spin US / -l, --poll / -t, --timeout MS / -P, --platform / -j\n";
+    "  -w, --spin US / -l, --poll / -t, --timeout MS / -P, --platform / -j\n"
+    "  --at T               client: start sending at CLOCK_MONOTONIC T seconds\n";
 
 /* Each message (or write) carries its sequence number at both ends
  * (seqcheck.h); the sink checks them, so reordering, loss, duplication or
@@ -40,12 +41,16 @@ static void source(struct ivcom_chan *ch, const struct tool_opts *o)
     unsigned long long i;
     struct tool_deadline dl;
     struct ivcom_stats st;
-    uint64_t t0 = tool_now_ns(), tsc0 = tool_tsc(), t1, tsc1;
+    uint64_t t0, tsc0, t1, tsc1;
     int flushed;
 
     if (!buf)
         tool_die(1, "out of memory");
     seq_fill(buf, o->size);
+    if (o->at_ns)
+        tool_sleep_until(o->at_ns);
+    t0 = tool_now_ns();
+    tsc0 = tool_tsc();
     tool_deadline_start(&dl, o);
     for (i = 0; i < (unsigned long long)o->count && !tool_deadline_passed(&dl); i++) {
         seq_stamp(buf, o->size, i);
@@ -73,13 +78,14 @@ static void source(struct ivcom_chan *ch, const struct tool_opts *o)
         printf("{\"tool\": \"ivcom-stream\", \"role\": \"source\", \"mode\": \"%s\", "
                "\"size\": %zu, \"count\": %llu, \"bytes\": %llu, \"seconds\": %.6f, "
                "\"bytes_per_s\": %.0f, \"notifies_sent\": %llu, \"wakeups\": %llu, "
-               "\"blocks\": %llu, \"tsc_begin\": %llu, \"tsc_end\": %llu}\n",
+               "\"blocks\": %llu, \"tsc_begin\": %llu, \"tsc_end\": %llu, "
+               "\"mono_begin_ns\": %llu, \"mono_end_ns\": %llu}\n",
                o->params.mode == IVCOM_MODE_STREAM ? "stream" : "message", o->size, i,
                (unsigned long long)st.tx_bytes, (t1 - t0) / 1e9,
                t1 > t0 ? (double)st.tx_bytes * 1e9 / (double)(t1 - t0) : 0.0,
                (unsigned long long)st.notifies_sent, (unsigned long long)st.wakeups,
                (unsigned long long)st.blocks, (unsigned long long)tsc0,
-               (unsigned long long)tsc1);
+               (unsigned long long)tsc1, (unsigned long long)t0, (unsigned long long)t1);
 }
 
 /* A payload that failed its sequence check: the one line that says what
@@ -231,6 +237,8 @@ int main(int argc, char **argv)
 
     tool_prog = "ivcom-stream";
     tool_parse(argc, argv, &o, usage, NULL);
+    if (o.reconnect || o.gap_ms)
+        tool_die(2, "--reconnect and --gap are ivcom-pingpong's");
     if (strcmp(o.role, "server") == 0 && o.peer < 0) {
         int err = ivcom_platform_open(o.platform, &plat), failed;
 

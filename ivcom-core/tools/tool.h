@@ -30,7 +30,13 @@ struct tool_opts {
     int allow[64];              /* --allow D1,D2,...: the policy */
     unsigned nallow;
     long long clients;          /* --clients N: exit once N clients ended */
+    /* Benchmark timing (ivcom bench's services section): */
+    long long reconnect;        /* --reconnect N: N connections one after another */
+    unsigned gap_ms;            /* --gap MS: pause between those connections */
+    uint64_t at_ns;             /* --at T: start the measured loop at CLOCK_MONOTONIC T s */
 };
+
+enum { TOOL_OPT_RECONNECT = 256, TOOL_OPT_GAP, TOOL_OPT_AT };
 
 
 static const char *tool_prog = "ivcom-tool";
@@ -87,6 +93,28 @@ static inline uint64_t tool_tsc(void)
 #endif
 }
 
+/* --at T: a CLOCK_MONOTONIC time in seconds (fractions allowed), as ns. */
+static inline uint64_t tool_at(const char *s)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || *end || !(v > 0) || v > 1e9)
+        tool_die(2, "--at: expected CLOCK_MONOTONIC seconds, got '%s'", s);
+    return (uint64_t)(v * 1e9);
+}
+
+/* Sleep until CLOCK_MONOTONIC reaches ns (at once if it has). */
+static inline void tool_sleep_until(uint64_t ns)
+{
+    struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+}
+
 /* "1,2,3" into o->allow. */
 static inline void tool_parse_allow(struct tool_opts *o, const char *arg)
 {
@@ -129,6 +157,9 @@ static inline void tool_parse(int argc, char **argv, struct tool_opts *o,
         { "mode", required_argument, 0, 'm' },
         { "allow", required_argument, 0, 'A' },
         { "clients", required_argument, 0, 'C' },
+        { "reconnect", required_argument, 0, TOOL_OPT_RECONNECT },
+        { "gap", required_argument, 0, TOOL_OPT_GAP },
+        { "at", required_argument, 0, TOOL_OPT_AT },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 }
     };
@@ -163,6 +194,11 @@ static inline void tool_parse(int argc, char **argv, struct tool_opts *o,
         case 'j': o->json = 1; break;
         case 'A': tool_parse_allow(o, optarg); break;
         case 'C': o->clients = tool_num("--clients", optarg, 1, 1ll << 40); break;
+        case TOOL_OPT_RECONNECT:
+            o->reconnect = tool_num("--reconnect", optarg, 1, 1 << 20);
+            break;
+        case TOOL_OPT_GAP: o->gap_ms = (unsigned)tool_num("--gap", optarg, 0, 60000); break;
+        case TOOL_OPT_AT: o->at_ns = tool_at(optarg); break;
         case 'h': printf("%s", usage); exit(0);
         default:
             if (extra && extra(c, optarg))
@@ -179,31 +215,44 @@ static inline void tool_parse(int argc, char **argv, struct tool_opts *o,
         tool_die(2, "--peer DOMID (the server's domain) is required");
     if (o->peer >= 0 && (o->nallow || o->clients))
         tool_die(2, "--allow and --clients are for a server without --peer (a service)");
+    if (o->reconnect && o->peer < 0)
+        tool_die(2, "--reconnect is for a client or a server with --peer");
+    if (o->at_ns && strcmp(o->role, "client"))
+        tool_die(2, "--at is for a client");
 }
 
-/* Open the platform and set up the channel for our role. */
-static inline struct ivcom_chan *tool_channel(const struct tool_opts *o,
-                                              struct ivcom_platform **plat)
+/* Set up the channel for our role on an open platform. */
+static inline struct ivcom_chan *tool_chan_open(const struct tool_opts *o,
+                                                struct ivcom_platform *plat)
 {
     struct ivcom_chan *ch;
-    int err = ivcom_platform_open(o->platform, plat);
+    int err;
 
-    if (err)
-        tool_die(1, "platform %s: %s", o->platform ? o->platform : "(default)",
-                 ivcom_strerror(err));
     if (strcmp(o->role, "server") == 0) {
-        err = ivcom_listen(*plat, o->name, o->peer, &o->params, &ch);
+        err = ivcom_listen(plat, o->name, o->peer, &o->params, &ch);
         if (err)
             tool_die(1, "listen %s: %s", o->name, ivcom_strerror(err));
         err = ivcom_accept(ch, o->timeout_ms);
         if (err)
             tool_die(1, "accept %s: %s", o->name, ivcom_strerror(err));
     } else {
-        err = ivcom_connect(*plat, o->name, o->peer, &o->params, &ch, o->timeout_ms);
+        err = ivcom_connect(plat, o->name, o->peer, &o->params, &ch, o->timeout_ms);
         if (err)
             tool_die(1, "connect %s on domain %d: %s", o->name, o->peer, ivcom_strerror(err));
     }
     return ch;
+}
+
+/* Open the platform and set up the channel for our role. */
+static inline struct ivcom_chan *tool_channel(const struct tool_opts *o,
+                                              struct ivcom_platform **plat)
+{
+    int err = ivcom_platform_open(o->platform, plat);
+
+    if (err)
+        tool_die(1, "platform %s: %s", o->platform ? o->platform : "(default)",
+                 ivcom_strerror(err));
+    return tool_chan_open(o, *plat);
 }
 
 /* The --duration deadline: a clock read every 64 calls only (in a PV
