@@ -20,11 +20,11 @@ def fake_source(monkeypatch: pytest.MonkeyPatch) -> list[FakeSource]:
     made: list[FakeSource] = []
 
     @contextlib.contextmanager
-    def fake_open(spec: str, name: str, with_data: bool = True):
+    def fake_open(spec: str, name: str, with_data: bool = True, client: int | None = None):
         src = FakeSource([*ivcom_frames(4), broken_frame()], f"fake {spec}")
         made.append(src)
         try:
-            yield src, f"0/{name}", None
+            yield cmd_rings.Opened(src, f"0/{name}", None, None)
         finally:
             src.close()
 

@@ -8,23 +8,26 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
-from typing import Any, TextIO
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NamedTuple, TextIO
 
 from ivcom import layouts as L
 from ivcom.command import Command
 from ivcom.errors import UsageError
 
 from ivcom_trace.capture import CaptureWriter, FileSource
-from ivcom_trace.common import add_interval_count, interval_count
-from ivcom_trace.discovery import (
-    ChannelInfo,
-    channel_state,
-    find_channel,
-    list_channels,
-    open_store,
+from ivcom_trace.common import add_interval_count, domid, interval_count
+from ivcom_trace.discovery import ChannelInfo, list_channels, open_store
+from ivcom_trace.services import ServiceClient, ServiceInfo, list_services, target, with_pages
+from ivcom_trace.sources import (
+    RingSource,
+    SimPageReader,
+    SimSource,
+    SourceError,
+    XenSource,
+    sim_dir,
+    sim_mapped_refs,
 )
-from ivcom_trace.sources import RingSource, SimSource, SourceError, XenSource
 from ivcom_trace.view import hbytes, run_inspect
 
 
@@ -33,43 +36,68 @@ def _source_opt(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", default="auto", help=argparse.SUPPRESS)
 
 
+class Opened(NamedTuple):
+    source: RingSource
+    label: str
+    state: Callable[[], str | None] | None  # the XenStore state probe
+    nonce: str | None  # the nonce XenStore holds for the page
+
+
+def _sim_locator() -> tuple[Callable[[], dict[tuple[int, int], set[int]]] | None,
+                            SimPageReader | None]:
+    d = sim_dir()
+    if d is None:
+        return None, None
+    directory = d
+    return (lambda: sim_mapped_refs(directory)), SimPageReader(directory)
+
+
 @contextlib.contextmanager
 def open_source(
-    spec: str, name: str, with_data: bool = True
-) -> Iterator[tuple[RingSource, str, Callable[[], str | None] | None]]:
-    """(source, channel label, XenStore state probe) for NAME."""
+    spec: str, name: str, with_data: bool = True, client: int | None = None,
+) -> Iterator[Opened]:
+    """The source, label, XenStore state probe and nonce for NAME (a
+    service's client with `client`)."""
     if spec.startswith("file:"):
         capture = FileSource(spec[5:])
         try:
-            yield capture, capture.name or name, None
+            yield Opened(capture, capture.name or name, None, None)
         finally:
             capture.close()
         return
     if spec == "fake":
         from ivcom_trace.fakes import demo_source
 
-        fake = demo_source()
-        yield fake, name, None
+        yield Opened(demo_source(), name, None, None)
         return
     if spec == "auto":
         spec = "xen" if os.path.exists("/dev/xen/gntdev") else "sim"
     if spec not in ("sim", "xen"):
         raise UsageError(f"unknown source {spec!r} (sim, xen, fake or file:PATH)")
+    mapped, reader = _sim_locator() if spec == "sim" else (None, None)
     with open_store() as store:
-        info = find_channel(store, name)
-        if info.ctrl_ref is None:
-            raise SourceError(f"channel {info.label} has no readable ctrl-ref/ring-ref")
+        try:
+            t = target(store, name, client, mapped=mapped,
+                       read=reader.read if reader is not None else None)
+        finally:
+            if reader is not None:
+                reader.close()
+        if t.ctrl_ref is None:
+            raise SourceError(f"channel {t.label} has no readable ctrl-ref/ring-ref")
         src: RingSource
         if spec == "sim":
-            src = SimSource(info.server, info.ctrl_ref, info.kind, with_data=with_data,
-                            label=info.label)
+            src = SimSource(t.server, t.ctrl_ref, t.kind, with_data=with_data, label=t.label)
         else:
-            src = XenSource(info.server, info.ctrl_ref, info.kind, with_data=with_data,
-                            label=info.label)
+            src = XenSource(t.server, t.ctrl_ref, t.kind, with_data=with_data, label=t.label)
         try:
-            yield src, info.label, lambda: channel_state(store, info)
+            yield Opened(src, t.label, lambda: t.probe(store), t.nonce)
         finally:
             src.close()
+
+
+def _client_opt(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--client", metavar="DOMID", type=domid,
+                   help="a service's channel with this client domain")
 
 
 # ---- rings ---------------------------------------------------------------------
@@ -79,25 +107,47 @@ def _size(order: int | None) -> str:
     return "-" if order is None else hbytes(1 << order)
 
 
-def format_rings(chans: list[ChannelInfo]) -> list[str]:
+def _row(label: str, kind: str, srv: int, cli: int | None, s2c: int | None, c2s: int | None,
+         mode: str | None, state: str) -> str:
+    c = "-" if cli is None else str(cli)
+    return (f"{label[:22]:<22} {kind:<5} {srv:>4} {c:>4} {_size(s2c):>6} {_size(c2s):>6} "
+            f"{(mode or '-')[:7]:<7} {state[:19]}")
+
+
+def _ports(c: ServiceClient) -> str:
+    def p(v: int | None) -> str:
+        return "-" if v is None else str(v)
+
+    return f"{p(c.event_channel)}/{p(c.client_event_channel)}"
+
+
+def format_rings(chans: list[ChannelInfo], svcs: Sequence[ServiceInfo] = ()) -> list[str]:
+    """The table: a line per channel; a service's line is followed by one
+    per request (token, owner domain, state and event channel ports
+    server/client)."""
     lines = [f"{'CHANNEL':<22} {'KIND':<5} {'SRV':>4} {'CLI':>4} {'S2C':>6} {'C2S':>6} "
              f"{'MODE':<7} STATE"]
     for c in chans:
         state = c.state if c.client_state is None else f"{c.state}/{c.client_state}"
-        cli = "-" if c.client is None else str(c.client)
-        lines.append(
-            f"{c.label[:22]:<22} {c.kind:<5} {c.server:>4} {cli:>4} {_size(c.s2c_order):>6} "
-            f"{_size(c.c2s_order):>6} {(c.mode or '-')[:7]:<7} {state[:19]}"
-        )
+        lines.append(_row(c.label, c.kind, c.server, c.client, c.s2c_order, c.c2s_order,
+                          c.mode, state))
+    for s in svcs:
+        n = len(s.clients)
+        lines.append(_row(s.label, "svc", s.server, None, None, None, None,
+                          f"{s.state} {n} req"))
+        for r in s.clients:
+            state = r.state if r.state == "malformed" else f"{r.state} {_ports(r)}"
+            lines.append(_row(f"  {r.token}", "ivcom", r.server, r.client, r.s2c_order,
+                              r.c2s_order, r.mode, state))
     return lines
 
 
 class RingsCommand(Command):
     name = "rings"
-    help = "list IVCOM and libxenvchan channels found in XenStore"
+    help = "list IVCOM and libxenvchan channels and IVCOM services found in XenStore"
     examples = (
-        ("rings", "a line per channel: ends, sizes, state"),
-        ("rings -j", "the same as a JSON array"),
+        ("rings", "a line per channel: ends, sizes, state; a service, then its clients"),
+        ("rings -j", "the same as a JSON array (services have kind \"service\")"),
     )
 
     def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
@@ -106,12 +156,21 @@ class RingsCommand(Command):
     def run(self, args: argparse.Namespace) -> int:
         with open_store() as store:
             chans = list_channels(store)
+            svcs = list_services(store)
+        if not os.path.exists("/dev/xen/gntdev"):
+            mapped, reader = _sim_locator()
+            if mapped is not None and reader is not None:
+                try:
+                    svcs = with_pages(svcs, chans, mapped(), reader.read)
+                finally:
+                    reader.close()
         if args.json:
-            print(json.dumps([c.to_json() for c in chans], indent=2))
+            print(json.dumps([c.to_json() for c in chans] + [s.to_json() for s in svcs],
+                             indent=2))
         else:
-            for line in format_rings(chans):
+            for line in format_rings(chans, svcs):
                 print(line)
-            if not chans:
+            if not chans and not svcs:
                 print("(no channels)")
         return 0
 
@@ -132,6 +191,7 @@ def inspect_source(
     console: Any = None,
     store_state: Callable[[], str | None] | None = None,
     sleep: Callable[[float], None] | None = None,
+    store_nonce: str | None = None,
 ) -> int:
     """The core of `inspect`, on any RingSource (tests inject a fake)."""
     kw: dict[str, Any] = {}
@@ -139,7 +199,7 @@ def inspect_source(
         kw["sleep"] = sleep
     run_inspect(source, channel=channel, style=style, interval=interval, count=count,
                 timestamps=timestamps, out=out, err=err, console=console,
-                store_state=store_state, **kw)
+                store_state=store_state, store_nonce=store_nonce, **kw)
     return 0
 
 
@@ -151,10 +211,15 @@ class InspectCommand(Command):
         ("inspect -b -T echo 1 3", "three plain lines, 1 s apart, timed"),
         ("inspect -j 0/echo 0.5", "JSON every 0.5 s; echo of server 0"),
         ("inspect -b echo", "plain lines, one a second, to Ctrl-C"),
+        ("inspect -b 4/echo --client 7", "the channel of client domain 7 of service echo"),
+        ("inspect -b 4/echo/0123456789abcdef", "the same, by the request's token"),
     )
 
     def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("channel", metavar="NAME", help="NAME, SERVER/NAME or XenStore path")
+        parser.add_argument("channel", metavar="NAME",
+                            help="NAME, SERVER/NAME or XenStore path; a service's client: "
+                                 "SERVER/NAME/TOKEN, NAME/TOKEN, or the service and --client")
+        _client_opt(parser)
         parser.add_argument("-b", "--batch", action="store_true", help="plain lines, no TUI")
         parser.add_argument("-j", "--json", action="store_true", help="JSON lines")
         parser.add_argument("-T", "--timestamp", action="store_true", help="time column")
@@ -166,9 +231,10 @@ class InspectCommand(Command):
         style = "json" if args.json else "batch" if args.batch or not tty else "live"
         interval, count = interval_count(args.interval, args.count,
                                          0.1 if style == "live" else 1.0)
-        with open_source(args.source, args.channel) as (src, label, state):
-            return inspect_source(src, label, style=style, interval=interval, count=count,
-                                  timestamps=args.timestamp, store_state=state)
+        with open_source(args.source, args.channel, client=args.client) as o:
+            return inspect_source(o.source, o.label, style=style, interval=interval,
+                                  count=count, timestamps=args.timestamp, store_state=o.state,
+                                  store_nonce=o.nonce)
 
 
 # ---- dump / decode ---------------------------------------------------------------
@@ -226,6 +292,7 @@ class DumpCommand(Command):
 
     def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("channel", metavar="NAME")
+        _client_opt(parser)
         parser.add_argument("-o", "--output", metavar="FILE",
                             help="capture file (default NAME.ivtrace)")
         parser.add_argument("--ctrl-only", action="store_true",
@@ -236,10 +303,9 @@ class DumpCommand(Command):
     def run(self, args: argparse.Namespace) -> int:
         interval, count = interval_count(args.interval, args.count, 1.0)
         path = args.output or re.sub(r"[^A-Za-z0-9_.-]+", "_", args.channel) + ".ivtrace"
-        with open_source(args.source, args.channel, with_data=not args.ctrl_only) as (
-            src, label, _
-        ):
-            return dump_source(src, label, path, interval=interval, count=count)
+        with open_source(args.source, args.channel, with_data=not args.ctrl_only,
+                         client=args.client) as o:
+            return dump_source(o.source, o.label, path, interval=interval, count=count)
 
 
 class DecodeCommand(Command):

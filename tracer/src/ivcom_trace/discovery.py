@@ -2,8 +2,10 @@
 
 IVCOM: /local/domain/<server>/data/ivcom/<name>/ with version, state,
 client-domid, mode, s2c-order, c2s-order, ctrl-ref, event-channel (the
-server's port) and the client's client/state and client/event-channel (the
-client's own port, written when it connects).
+server's port), nonce (16 hex digits, also in the control page) and the
+client's client/state and client/event-channel (the client's own port,
+written when it connects).  Services (many clients under one name) are
+found by ivcom_trace.services.
 
 libxenvchan: the server writes ring-ref and event-channel under a path the
 application chooses; the convention (and vchan-node's) is
@@ -13,6 +15,7 @@ the shared page, not in XenStore.
 
 from __future__ import annotations
 
+import builtins
 import errno
 import os
 from collections.abc import Iterator
@@ -47,6 +50,8 @@ class Store(Protocol):
 
     def read(self, path: bytes, default: bytes | None = None) -> bytes: ...
 
+    def get_perms(self, path: bytes) -> builtins.list[bytes]: ...
+
 
 @dataclass(frozen=True)
 class ChannelInfo:
@@ -63,6 +68,7 @@ class ChannelInfo:
     event_channel: int | None
     path: str
     client_event_channel: int | None = None  # IVCOM: the client's own port
+    nonce: str | None = None  # IVCOM: the offer's nonce node, as written
 
     @property
     def label(self) -> str:
@@ -90,9 +96,34 @@ def _get(store: Store, path: str) -> str | None:
         raise
 
 
+def owner(store: Store, path: str) -> int | None:
+    """The domain xenstored records as the node's owner (the first entry of
+    its permissions, e.g. b"n5"); None when unreadable."""
+    try:
+        perms = store.get_perms(path.encode())
+    except STORE_ERRORS as exc:
+        if _errno(exc) in (errno.ENOENT, errno.EACCES, errno.EPERM):
+            return None
+        raise
+    first = perms[0].decode(errors="replace") if perms else ""
+    if len(first) < 2 or first[0] not in "nrwb" or not first[1:].isdigit():
+        return None
+    return int(first[1:])
+
+
 def _errno(exc: Exception) -> int | None:
     a = exc.args[0] if exc.args else None
     return a if isinstance(a, int) else None
+
+
+def ls(store: Store, path: str) -> list[str]:
+    """The children of a node ([] when it is absent or unreadable)."""
+    return _ls(store, path)
+
+
+def get(store: Store, path: str) -> str | None:
+    """A node's value (None when it is absent or unreadable)."""
+    return _get(store, path)
 
 
 def _int(v: str | None) -> int | None:
@@ -131,6 +162,7 @@ def list_channels(store: Store) -> list[ChannelInfo]:
                     event_channel=_int(_get(store, f"{p}/event-channel")),
                     path=p,
                     client_event_channel=_int(_get(store, f"{p}/client/event-channel")),
+                    nonce=_get(store, f"{p}/nonce"),
                 )
             )
         vbase = f"/local/domain/{dom}/data/vchan"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import errno
 import time
 from collections.abc import Iterator
@@ -48,10 +49,12 @@ def demo_source(n: int = 30) -> FakeSource:
 
 
 class FakeStore:
-    """pyxs.Client's list/read over a dict; errors carry errno like pyxs."""
+    """pyxs.Client's list/read/get_perms over a dict; errors carry errno
+    like pyxs.  `perms` gives a node's permissions (default: dom0 owns it)."""
 
-    def __init__(self, nodes: dict[str, str]) -> None:
+    def __init__(self, nodes: dict[str, str], perms: dict[str, list[str]] | None = None) -> None:
         self.nodes = nodes
+        self.perms = perms or {}
 
     def list(self, path: bytes) -> list[bytes]:
         p = path.decode().rstrip("/") + "/"
@@ -65,6 +68,12 @@ class FakeStore:
             return self.nodes[path.decode()].encode()
         except KeyError:
             raise OSError(errno.ENOENT, "no such node") from None
+
+    def get_perms(self, path: bytes) -> builtins.list[bytes]:
+        p = path.decode()
+        if p not in self.nodes and not any(k.startswith(p.rstrip("/") + "/") for k in self.nodes):
+            raise OSError(errno.ENOENT, "no such node")
+        return [x.encode() for x in self.perms.get(p, ["n0"])]
 
 
 DEMO_STORE = {

@@ -192,6 +192,68 @@ def _listdir(path: str) -> list[str]:
         return []
 
 
+def sim_dir() -> str | None:
+    """The sim directory the tracer looks at: $IVCOM_SIM_DIR, else the
+    directory of $XENSTORED_PATH when that is a sim's socket."""
+    d = os.environ.get("IVCOM_SIM_DIR")
+    if d:
+        return os.path.realpath(d)
+    xs = os.environ.get("XENSTORED_PATH", "")
+    if os.path.basename(xs) == "xenstored.sock":
+        return os.path.realpath(os.path.dirname(xs))
+    return None
+
+
+def _environ(path: str) -> dict[str, str]:
+    try:
+        with open(path, "rb") as fp:
+            raw = fp.read()
+    except OSError:
+        return {}
+    out: dict[str, str] = {}
+    for item in raw.split(b"\0"):
+        k, sep, v = item.partition(b"=")
+        if sep:
+            out[k.decode(errors="replace")] = v.decode(errors="replace")
+    return out
+
+
+def sim_mapped_refs(directory: str, proc: str = "/proc") -> dict[tuple[int, int], set[int]]:
+    """Which grant refs each sim domain's processes map now:
+    (granter, mapping domain) -> refs, read from /proc/<pid>/maps of the
+    processes whose environment joins `directory` (IVCOM_SIM_DIR, and
+    IVCOM_SIM_DOMID, unset meaning dom0).  simhv names its grants but not
+    their grantees: the mappings are what says who uses a page."""
+    out: dict[tuple[int, int], set[int]] = {}
+    for pid in (p for p in _listdir(proc) if p.isdigit()):
+        env = _environ(os.path.join(proc, pid, "environ"))
+        d = env.get("IVCOM_SIM_DIR")
+        if not d or os.path.realpath(d) != directory:
+            continue
+        dom = env.get("IVCOM_SIM_DOMID", "0")
+        if not dom.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc, pid, "maps")) as fp:
+                lines = fp.read().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split(maxsplit=5)
+            m = GRANT_RE.match(f[5]) if len(f) == 6 else None
+            if not m:
+                continue
+            start, _, end = f[0].partition("-")
+            try:
+                npages = (int(end, 16) - int(start, 16)) // L.PAGE_SIZE
+                first = int(m[2]) + int(f[2], 16) // L.PAGE_SIZE
+            except ValueError:
+                continue
+            last = min(first + npages, int(m[2]) + int(m[3]))
+            out.setdefault((int(m[1]), int(dom)), set()).update(range(first, last))
+    return out
+
+
 class _SimPages:
     """Read-only mappings of the grant areas of one granter."""
 
@@ -251,6 +313,33 @@ class _SimPages:
         for _, mm in self._maps.values():
             mm.close()
         self._maps.clear()
+
+
+class SimPageReader:
+    """Single pages of any granter of one sim, read through simhv's memfds
+    (for finding control pages XenStore no longer names)."""
+
+    def __init__(self, directory: str, proc: str = "/proc") -> None:
+        self.proc = proc
+        self.pid: int | None = None
+        try:
+            with open(os.path.join(directory, "ready")) as fp:
+                self.pid = int(fp.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+        self._pages: dict[int, _SimPages] = {}
+
+    def read(self, granter: int, ref: int) -> bytes | None:
+        pages = self._pages.setdefault(granter, _SimPages(granter, self.proc, self.pid))
+        try:
+            return pages.read([ref])
+        except (ChannelClosed, SourceError):
+            return None
+
+    def close(self) -> None:
+        for pages in self._pages.values():
+            pages.close()
+        self._pages.clear()
 
 
 class _GrantSource:

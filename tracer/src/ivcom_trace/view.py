@@ -24,12 +24,51 @@ class DirRate:
     msgs_exact: bool = False
 
 
+NONCE_MISMATCH = "nonce-mismatch"
+
+
+@dataclass(frozen=True)
+class StoreViolation:
+    """Where the page and XenStore disagree (the decoder sees bytes only)."""
+
+    kind: str
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} [{self.where}]: {self.message}"
+
+
 @dataclass(frozen=True)
 class Frame:
     snap: RingSnapshot
     decoded: L.Decoded
     rates: tuple[DirRate, ...]
     waiting: tuple[str, ...]  # per direction: "C" consumer armed, "P" producer armed
+    store: tuple[StoreViolation, ...] = ()
+    store_nonce: str | None = None
+
+    @property
+    def violations(self) -> tuple[L.Violation | StoreViolation, ...]:
+        return (*self.decoded.violations, *self.store)
+
+    @property
+    def nonce(self) -> str | None:
+        """The control page's nonce, as XenStore writes it (16 hex digits)."""
+        h = self.decoded.header
+        return f"{h.nonce:016x}" if isinstance(h, L.IvcomCtrl) else None
+
+
+def nonce_check(d: L.Decoded, store_nonce: str | None) -> tuple[StoreViolation, ...]:
+    """A violation when the offer's nonce in XenStore is not the page's."""
+    h = d.header
+    if store_nonce is None or not isinstance(h, L.IvcomCtrl):
+        return ()
+    page = f"{h.nonce:016x}"
+    if store_nonce == page:
+        return ()
+    return (StoreViolation(NONCE_MISMATCH, "ctrl",
+                           f"page nonce {page}, XenStore nonce {store_nonce[:20]!r}"),)
 
 
 def _ahead(event: int | None, idx: int) -> bool:
@@ -93,9 +132,10 @@ def compute_rates(prev: Frame | None, snap: RingSnapshot, d: L.Decoded) -> tuple
     return tuple(out)
 
 
-def make_frame(prev: Frame | None, snap: RingSnapshot) -> Frame:
+def make_frame(prev: Frame | None, snap: RingSnapshot, store_nonce: str | None = None) -> Frame:
     d = snap.decode()
-    return Frame(snap, d, compute_rates(prev, snap, d), waiting_flags(d))
+    return Frame(snap, d, compute_rates(prev, snap, d), waiting_flags(d),
+                 nonce_check(d, store_nonce), store_nonce)
 
 
 class CloseWatch:
@@ -217,7 +257,7 @@ def live_line(f: Frame) -> str:
 def batch_lines(f: Frame, timestamps: bool) -> list[str]:
     st = stamp_of(f.snap.timestamp) if timestamps else None
     lines = [_fit(_row_cells(f, i), st) for i in range(len(f.decoded.directions))]
-    for v in f.decoded.violations:
+    for v in f.violations:
         lines.append(f"!! {v}"[:80])
     return lines
 
@@ -251,10 +291,12 @@ def frame_json(f: Frame, channel: str) -> dict[str, Any]:
         "channel": channel,
         "kind": f.decoded.kind,
         "live": f.decoded.live,
+        "nonce": f.nonce,
+        "store_nonce": f.store_nonce,
         "directions": dirs,
         "violations": [
-            {"kind": v.kind.value, "where": v.where, "message": v.message}
-            for v in f.decoded.violations
+            {"kind": str(v.kind), "where": v.where, "message": v.message}
+            for v in f.violations
         ],
     }
 
@@ -277,16 +319,17 @@ def render_rich(f: Frame, channel: str, description: str) -> Any:
         head.append(f"{val}  ", style=style)
     h = f.decoded.header
     if isinstance(h, L.IvcomCtrl):
-        head.append(f"mode={L.MODE_NAMES.get(h.mode, h.mode)} grefs={h.nr_grefs}", style="dim")
+        head.append(f"mode={L.MODE_NAMES.get(h.mode, h.mode)} grefs={h.nr_grefs} "
+                    f"nonce={h.nonce:016x}", style="dim")
     table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
     for title, w, right in COLS:
         table.add_column(title, width=w, no_wrap=True, justify="right" if right else "left")
     for i, d in enumerate(f.decoded.directions):
         table.add_row(*_row_cells(f, i), style=None if d.valid else "red")
     parts: list[Any] = [head, table]
-    if f.decoded.violations:
+    if f.violations:
         vt = Text()
-        for bad in f.decoded.violations[:6]:
+        for bad in f.violations[:6]:
             vt.append(f"!! {bad}\n", style="bold red")
         parts.append(vt)
     else:
@@ -317,16 +360,20 @@ def run_inspect(
     sleep: Callable[[float], None] = time.sleep,
     store_state: Callable[[], str | None] | None = None,
     banner: str | None = "",
+    store_nonce: str | None = None,
 ) -> Outcome:
     """Show frames until `count`, the channel closes or Ctrl-C; the reason
     is printed as one line on `err` and returned.  `banner` replaces the
-    batch mode's first line ("" = the default, None = no banner)."""
+    batch mode's first line ("" = the default, None = no banner);
+    `store_nonce` is the nonce XenStore holds for the page (a page that
+    differs is a violation)."""
     out = out or sys.stdout
     err = err or sys.stderr
     watch = CloseWatch()
     prev: Frame | None = None
     frames = 0
     last_live: dict[str, str] | None = None
+    last_nonce: str | None = None
     live_ctx: Any = None
     if style == "batch" and banner is not None:
         print(banner or f"Tracing {channel}: {source.describe()}. Ctrl-C to end.", file=out)
@@ -348,7 +395,7 @@ def run_inspect(
             except ChannelClosed as exc:
                 reason = exc.reason
                 break
-            f = make_frame(prev, snap)
+            f = make_frame(prev, snap, store_nonce)
             frames += 1
             if style == "json":
                 print(json.dumps(frame_json(f, channel)), file=out, flush=True)
@@ -356,6 +403,9 @@ def run_inspect(
                 if f.decoded.live != last_live:
                     print(live_line(f), file=out)
                     last_live = f.decoded.live
+                if f.nonce is not None and f.nonce != last_nonce:
+                    print(f"# nonce {f.nonce}", file=out)
+                    last_nonce = f.nonce
                 for line in batch_lines(f, timestamps):
                     print(line, file=out)
                 out.flush()
