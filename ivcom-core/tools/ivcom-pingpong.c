@@ -33,7 +33,8 @@ static const char usage[] =
     "                       with -p, offer again after each)\n"
     "  --gap MS             client: pause between those connections\n"
     "  --at T               client: start the measured round trips at\n"
-    "                       CLOCK_MONOTONIC T seconds (after the warm-up)\n";
+    "                       CLOCK_MONOTONIC T seconds (after the warm-up);\n"
+    "                       --at -: say ready on stderr, then read T from stdin\n";
 
 static int serve(struct ivcom_chan *ch, int timeout_ms)
 {
@@ -192,15 +193,14 @@ int main(int argc, char **argv)
     if (!buf || !rtt)
         tool_die(1, "out of memory");
     warm = o.count / 10 < 1000 ? o.count / 10 : 1000;
-    if (o.at_ns && warm > 100)
+    if ((o.at_ns || o.at_stdin) && warm > 100)
         warm = 100;     /* many clients start together: keep their warm-up short */
     for (i = -warm; i < o.count; i++) {
         uint64_t t0 = tool_now_ns();
         ssize_t r;
 
         if (i == 0) {
-            if (o.at_ns)
-                tool_sleep_until(o.at_ns);
+            tool_start(&o);
             tool_deadline_start(&dl, &o);
             tsc0 = tool_tsc();
             mono0 = tool_now_ns();

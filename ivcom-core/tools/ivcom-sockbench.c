@@ -25,7 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -280,16 +280,23 @@ struct fanin_result {
     uint64_t bytes, begin_ns, end_ns;
 };
 
+/* A client connects, says so on `ready`, reads the common start time from
+ * `go`, runs, and writes its result on `out`. */
 static void fanin_client(const struct sockaddr_in *a, int echo, size_t size,
-                         uint64_t start_ns, unsigned seconds, int out)
+                         const int ready[2], const int go[2], unsigned seconds, int out)
 {
     struct fanin_result r = { 0, 0, 0, 0 };
     unsigned char *buf = calloc(1, size);
     int s = tcp_dial(a);
-    uint64_t end;
+    uint64_t end, start_ns;
 
     if (!buf)
         die(1, "malloc");
+    close(ready[0]);
+    close(go[1]);
+    if (write(ready[1], "r", 1) != 1 || read(go[0], &start_ns, sizeof(start_ns)) !=
+        (ssize_t)sizeof(start_ns))
+        die(1, "start barrier");
     sleep_until(start_ns);
     r.begin_ns = now_ns();
     end = r.begin_ns + (uint64_t)seconds * 1000000000u;
@@ -317,24 +324,28 @@ static void fanin_client(const struct sockaddr_in *a, int echo, size_t size,
 
 /* -n CLIENTS: fan-in against one server; prints the totals over the time
  * from the first client's start to the last one's end, and how far apart
- * the clients started (all wait for one start time once connected). */
+ * the clients started (all connect first, then start at one time). */
 static int run_fanin(int echo, size_t size, long long clients, unsigned seconds, int json)
 {
     struct sockaddr_in a;
-    int l = tcp_listener(&a, (int)clients), fds[2], st, failed = 0;
-    uint64_t start = now_ns() + 200000000u + (uint64_t)clients * 5000000u;
+    int l = tcp_listener(&a, (int)clients), fds[2], ready[2], go[2], st, failed = 0;
+    uint64_t start;
     uint64_t first = UINT64_MAX, latest = 0, last = 0, bytes = 0;
     long long i, ops = 0, got = 0;
     pid_t srv, *pids = calloc((size_t)clients, sizeof(*pids));
     double secs;
 
-    if (!pids || pipe(fds) < 0)
+    if (!pids || pipe(fds) < 0 || pipe(ready) < 0 || pipe(go) < 0)
         die(1, "pipe");
     srv = fork();
     if (srv < 0)
         die(1, "fork");
     if (srv == 0) {
         close(fds[0]);
+        close(ready[0]);
+        close(ready[1]);
+        close(go[0]);
+        close(go[1]);
         tcp_serve(l, clients, echo, size);
         _exit(0);
     }
@@ -345,10 +356,27 @@ static int run_fanin(int echo, size_t size, long long clients, unsigned seconds,
             die(1, "fork");
         if (pids[i] == 0) {
             close(fds[0]);
-            fanin_client(&a, echo, size, start, seconds, fds[1]);
+            fanin_client(&a, echo, size, ready, go, seconds, fds[1]);
         }
     }
     close(fds[1]);
+    close(ready[1]);
+    close(go[0]);
+    /* every client connected: all start 50 ms from now */
+    for (i = 0; i < clients; i++) {
+        struct pollfd p = { .fd = ready[0], .events = POLLIN };
+        char c;
+
+        errno = 0;
+        if (poll(&p, 1, 60000) != 1 || read(ready[0], &c, 1) != 1)
+            die(1, "a client did not connect within 60 s");
+    }
+    start = now_ns() + 50000000u;
+    for (i = 0; i < clients; i++)
+        if (write(go[1], &start, sizeof(start)) != (ssize_t)sizeof(start))
+            die(1, "start barrier");
+    close(ready[0]);
+    close(go[1]);
     if (json)
         printf("{\"tool\": \"ivcom-sockbench\", \"transport\": \"tcp\", \"mode\": \"%s\", "
                "\"size\": %zu, \"clients\": %lld, \"per_client\": [",

@@ -30,7 +30,8 @@ static const char usage[] =
     "  -S, --stream         stream mode instead of message mode\n"
     "  -o, --order N        ring order, log2 bytes (server; default 16)\n"
     "  -w, --spin US / -l, --poll / -t, --timeout MS / -P, --platform / -j\n"
-    "  --at T               client: start sending at CLOCK_MONOTONIC T seconds\n";
+    "  --at T               client: start sending at CLOCK_MONOTONIC T seconds\n"
+    "                       (--at -: say ready on stderr, then read T from stdin)\n";
 
 /* Each message (or write) carries its sequence number at both ends
  * (seqcheck.h); the sink checks them, so reordering, loss, duplication or
@@ -47,8 +48,7 @@ static void source(struct ivcom_chan *ch, const struct tool_opts *o)
     if (!buf)
         tool_die(1, "out of memory");
     seq_fill(buf, o->size);
-    if (o->at_ns)
-        tool_sleep_until(o->at_ns);
+    tool_start(o);
     t0 = tool_now_ns();
     tsc0 = tool_tsc();
     tool_deadline_start(&dl, o);

@@ -34,6 +34,7 @@ struct tool_opts {
     long long reconnect;        /* --reconnect N: N connections one after another */
     unsigned gap_ms;            /* --gap MS: pause between those connections */
     uint64_t at_ns;             /* --at T: start the measured loop at CLOCK_MONOTONIC T s */
+    int at_stdin;               /* --at -: say "ready" on stderr, then read T from stdin */
 };
 
 enum { TOOL_OPT_RECONNECT = 256, TOOL_OPT_GAP, TOOL_OPT_AT };
@@ -113,6 +114,25 @@ static inline void tool_sleep_until(uint64_t ns)
 
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
         ;
+}
+
+/* The start of a client's measured loop: at once, at --at T, or (--at -)
+ * once we said "ready" on stderr and read T from stdin: many clients,
+ * each connected first, start together. */
+static inline void tool_start(const struct tool_opts *o)
+{
+    uint64_t at = o->at_ns;
+    char line[64];
+
+    if (o->at_stdin) {
+        fprintf(stderr, "%s: ready\n", tool_prog);
+        if (!fgets(line, sizeof(line), stdin))
+            tool_die(1, "--at -: no start time on stdin");
+        line[strcspn(line, "\n")] = 0;
+        at = tool_at(line);
+    }
+    if (at)
+        tool_sleep_until(at);
 }
 
 /* "1,2,3" into o->allow. */
@@ -198,7 +218,12 @@ static inline void tool_parse(int argc, char **argv, struct tool_opts *o,
             o->reconnect = tool_num("--reconnect", optarg, 1, 1 << 20);
             break;
         case TOOL_OPT_GAP: o->gap_ms = (unsigned)tool_num("--gap", optarg, 0, 60000); break;
-        case TOOL_OPT_AT: o->at_ns = tool_at(optarg); break;
+        case TOOL_OPT_AT:
+            if (strcmp(optarg, "-") == 0)
+                o->at_stdin = 1;
+            else
+                o->at_ns = tool_at(optarg);
+            break;
         case 'h': printf("%s", usage); exit(0);
         default:
             if (extra && extra(c, optarg))
@@ -217,7 +242,7 @@ static inline void tool_parse(int argc, char **argv, struct tool_opts *o,
         tool_die(2, "--allow and --clients are for a server without --peer (a service)");
     if (o->reconnect && o->peer < 0)
         tool_die(2, "--reconnect is for a client or a server with --peer");
-    if (o->at_ns && strcmp(o->role, "client"))
+    if ((o->at_ns || o->at_stdin) && strcmp(o->role, "client"))
         tool_die(2, "--at is for a client");
 }
 
