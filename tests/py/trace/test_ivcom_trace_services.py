@@ -128,7 +128,7 @@ def test_bad_selectors_say_why_in_one_line(name: str, client: int | None, words:
 
 
 def test_client_without_a_channel_and_bad_domid(capsys) -> None:
-    with pytest.raises(StoreError, match="no channel to inspect .state requested"):
+    with pytest.raises(StoreError, match=r"no channel to inspect \(state requested"):
         target(store(), f"4/echo/{T3}", None, mapped=None, read=None)
     with pytest.raises(StoreError, match="only the sim"):
         target(store(), "echo", 7, mapped=None, read=None)
