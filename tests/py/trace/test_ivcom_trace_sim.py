@@ -79,6 +79,7 @@ def test_rings_lists_the_offer(sim, capsys) -> None:
     c = chans[0]
     assert (c["kind"], c["server"], c["client"], c["state"]) == ("ivcom", 1, 2, "offered")
     assert (c["s2c_order"], c["c2s_order"], c["mode"]) == (14, 14, "message")
+    assert len(c["nonce"]) == 16 and int(c["nonce"], 16) >= 0
 
 
 def test_inspect_reads_the_live_control_page(sim, capsys) -> None:
@@ -91,6 +92,7 @@ def test_inspect_reads_the_live_control_page(sim, capsys) -> None:
     assert f["live"]["server"] == "up"
     assert [d["size"] for d in f["directions"]] == [1 << 14, 1 << 14]
     assert f["violations"] == []
+    assert f["nonce"] is not None and f["nonce"] == f["store_nonce"]  # checked every frame
     assert err == "ivcom-trace: 2 frame(s)\n"
 
 
