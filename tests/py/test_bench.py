@@ -50,3 +50,31 @@ def test_table_names_the_comparison(quick_bench: Path) -> None:
     text = (quick_bench / "bench.txt").read_text()
     for word in ("ivcom-poll", "tcp", "uds", "pipe", "instructions per 64 B"):
         assert word in text
+
+
+def test_services_records_complete(quick_bench: Path) -> None:
+    """Set-up, fan-in and the verdicts: every row of the quick plan, each
+    figure positive, every client accounted for (values not judged)."""
+    from ivcom import bench_services as bs
+
+    svc = json.loads((quick_bench / "bench.json").read_text())["sim"]["services"]
+    plan = svc["plan"]
+    assert [r["transport"] for r in svc["setup"]] == list(bs.SETUP_LABELS)
+    for r in svc["setup"]:
+        s = r["setup_us"]
+        assert len(s["samples"]) == plan["setup_samples"] == r["count"], r
+        assert 0 < s["min"] <= s["median"] <= s["max"], r
+    keys = {(r["transport"], r["kind"], r["clients"]) for r in svc["fanin"]}
+    assert keys == {(t, k, n) for t in ("ivcom", "tcp") for k in bs.KINDS
+                    for n in plan["clients"]}
+    for r in svc["fanin"]:
+        assert len(r["runs"]) == plan["reps"] and r["total"]["median"] > 0, r
+        for run in r["runs"]:
+            assert len(run["per_client"]) == r["clients"] and min(run["per_client"]) > 0, r
+            assert run["seconds"] >= plan["seconds"] * 0.9, r
+    assert [v["n"] for v in svc["verdicts"]] == list(range(1, 10))
+    assert all(isinstance(v["ok"], bool) or v["ok"] is None for v in svc["verdicts"])
+    assert svc["verdicts"][0]["ok"] is not None      # set-up always measured
+    text = (quick_bench / "bench.txt").read_text()
+    for v in svc["verdicts"]:
+        assert bs.verdict_line(v) in text

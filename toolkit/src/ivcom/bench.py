@@ -5,7 +5,9 @@ Sim section (plain Linux, processes as domains): 64 B round-trip latency
 throughput for 64 B .. 1 MiB (IVCOM message and stream mode; the same
 three baselines), each pinned to two CPUs and unpinned, several
 repetitions, median and spread; instructions per 64 B send+recv pair from
-valgrind's callgrind.  Lab section: see ivcom.lab.bench (real Xen, PV
+valgrind's callgrind; services beside one-peer channels and TCP
+(connection set-up, fan-in of 1..64 clients, target verdicts: see
+ivcom.bench_services).  Lab section: see ivcom.lab.bench (real Xen, PV
 domUs).  HVM section: see ivcom.lab.hvm (VM exits of an HVM guest, emulated
 NIC vs IVCOM).
 
@@ -29,11 +31,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ivcom import sim as simmod
 from ivcom.command import Command
 from ivcom.errors import IvcomError
+
+if TYPE_CHECKING:
+    from ivcom.bench_services import ServicePlan
 
 Json = dict[str, Any]
 PINS: dict[str, tuple[int, int] | None] = {"pinned": (0, 1), "unpinned": None}
@@ -299,6 +304,11 @@ def render_table(results: Json, extra: Sequence[str] = ()) -> str:
             console.print(f"instructions per 64 B send+recv pair (callgrind): "
                           f"{ins['per_pair']:.0f}")
         console.print("ratios: " + ", ".join(f"{k} {v:.3g}" for k, v in sim["ratios"].items()))
+        if "services" in sim:
+            from ivcom import bench_services
+
+            console.print(bench_services.render(sim["services"]), markup=False,
+                          highlight=False, soft_wrap=True)
     for section in extra:
         console.print(section)
     return console.export_text()
@@ -313,20 +323,26 @@ def _human(size: int) -> str:
 
 def plot(results: Json, path: Path) -> None:
     """Two panels for each section that ran: latency and throughput (sim,
-    lab), VM exits per round trip and per MiB (hvm)."""
+    lab), set-up and fan-in (the sim's services), VM exits per round trip
+    and per MiB (hvm)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from ivcom import bench_services
     from ivcom.lab import hvm
 
     panels = {"sim": _plot_sim, "lab": _plot_lab, "hvm": hvm.plot}
-    sections = [k for k in panels if results.get(k) and "error" not in results[k]]
-    fig, axes = plt.subplots(len(sections), 2, figsize=(12, 4.5 * len(sections)),
-                             squeeze=False)
-    for row, name in zip(axes, sections, strict=True):
-        panels[name](results[name], row[0], row[1])
+    rows: list[tuple[Callable[[Json, Any, Any], None], Json]] = []
+    for name, panel in panels.items():
+        if results.get(name) and "error" not in results[name]:
+            rows.append((panel, results[name]))
+            if name == "sim" and "services" in results[name]:
+                rows.append((bench_services.plot, results[name]["services"]))
+    fig, axes = plt.subplots(len(rows), 2, figsize=(12, 4.5 * len(rows)), squeeze=False)
+    for row, (fn, data) in zip(axes, rows, strict=True):
+        fn(data, row[0], row[1])
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -395,15 +411,19 @@ def running_sim(build: Path) -> Iterator[simmod.Sim]:
 
 
 def run_sim_section(build: Path, plan: Plan, log: Callable[[str], None],
-                    callgrind_pairs: int) -> Json:
+                    callgrind_pairs: int, services: ServicePlan | None = None) -> Json:
     with running_sim(build) as s:
         b = SimBench(s, build, log)
         try:
             lat = latency(b, plan)
             thr = throughput(b, plan)
+            out: Json = {"latency": lat, "throughput": thr, "ratios": sim_ratios(lat, thr)}
+            if services is not None:
+                from ivcom import bench_services
+
+                out["services"] = bench_services.run(b, services)
         finally:
             b.close()
-        out: Json = {"latency": lat, "throughput": thr, "ratios": sim_ratios(lat, thr)}
         if callgrind_pairs:
             out["instructions"] = instructions(s, build, callgrind_pairs)
             log(f"instructions per pair: {out['instructions']['per_pair']:.0f}")
@@ -456,8 +476,11 @@ class BenchCommand(Command):
             print(f"bench: {msg}", flush=True)
 
         if args.section in ("all", "sim"):
+            from ivcom import bench_services
+
             results["sim"] = run_sim_section(
-                build, plan, log, 0 if args.no_callgrind else (2000 if args.quick else 20000))
+                build, plan, log, 0 if args.no_callgrind else (2000 if args.quick else 20000),
+                bench_services.ServicePlan.for_mode(args.quick))
         extra: list[str] = []
         from ivcom.lab import bench as labbench
         from ivcom.lab import hvm
