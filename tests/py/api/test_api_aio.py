@@ -226,3 +226,26 @@ def test_open_connection(doms: Doms) -> None:
             assert out.splitlines()[-1] == f"ok served {len(data)}"
 
     run(doms, main())
+
+
+def test_connect_waits_for_the_offer_and_cancels(doms: Doms) -> None:
+    async def main() -> None:
+        with ivcom.Platform():                  # this domain exists for the offer
+            # cancelled while no offer comes: ends on time, nothing left open
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(ivcom.aio.connect("late", doms.peer), 0.3)
+            task = asyncio.ensure_future(ivcom.aio.connect("late", doms.peer, timeout=30))
+            await asyncio.sleep(0.3)
+            assert not task.done()
+            p = doms.spawn("stream-server", "late", doms.me, 3)
+            ch = await task                     # the offer came: connected
+            async with ch:
+                assert ch.mode == "stream" and ch.peer_domid == doms.peer
+                await ch.write_all(b"abc")
+                line = b""
+                while not line.endswith(b"\n"):
+                    line += await ch.read(100)
+                assert line == hashlib.sha256(b"abc").hexdigest().encode() + b"\n"
+            await asyncio.to_thread(finish, p)
+
+    run(doms, main())

@@ -402,13 +402,23 @@ async def connect(name: str, server: int, *, timeout: float | None = None,
     cancelled = threading.Event()
 
     def work() -> Channel | None:
+        # One connect per (name, server) at a time in this process: two
+        # overlapping ivcom_connect()s of one domain to one offer disturb
+        # each other's XenStore nodes (a cancelled connect's worker may
+        # still be in its last slice).
+        with _connect_lock(name, server):
+            return attempts()
+
+    def attempts() -> Channel | None:
         while True:
             left = CONNECT_SLICE if deadline is None else deadline - time.monotonic()
             try:
                 return Channel.connect(name, server, timeout=max(0.0, min(left, CONNECT_SLICE)),
                                        spin_us=spin_us, poll_only=poll_only, platform=platform)
-            except (TimeoutError, OSError) as exc:
-                retry = isinstance(exc, TimeoutError) or exc.errno == errno.EBUSY
+            except OSError as exc:
+                # As ivcom_connect's own wait: no offer yet, one not (yet)
+                # readable by us, or one taken: look again until the deadline.
+                retry = exc.errno in (errno.ETIMEDOUT, errno.EACCES, errno.EBUSY)
                 if not retry or cancelled.is_set() or (
                         deadline is not None and time.monotonic() >= deadline):
                     if cancelled.is_set():
@@ -437,6 +447,14 @@ def _connect_executor() -> concurrent.futures.ThreadPoolExecutor:
             _executor = concurrent.futures.ThreadPoolExecutor(
                 max_workers=4, thread_name_prefix="ivcom-connect")
         return _executor
+
+
+_connect_locks: dict[tuple[str, int], threading.Lock] = {}
+
+
+def _connect_lock(name: str, server: int) -> threading.Lock:
+    with _executor_lock:
+        return _connect_locks.setdefault((name, server), threading.Lock())
 
 
 def _close_result(fut: concurrent.futures.Future[Channel | None]) -> None:
