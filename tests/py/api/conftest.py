@@ -3,75 +3,22 @@
 `doms`: this test's domains on the session's sim -- this process is domain
 `doms.me` (IVCOM_SIM_DOMID set for it), `doms.peer` and `doms.third` are
 for peer processes; every test gets fresh ids, so no XenStore state of an
-earlier test is seen.  `doms.spawn(role, ...)` runs tests/py/api/peer.py
-as another domain (a separate process, as a domain is).
+earlier test is seen.  `doms.spawn(role, ...)` runs api_peer.py as another
+domain (a separate process, as a domain is).
 """
 
 from __future__ import annotations
 
-import itertools
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
+from api_helpers import NEXT, Doms
 from ivcom import sim as simmod
-
-PEER = Path(__file__).with_name("peer.py")
-_next = itertools.count(3000, 3)
-
-
-@dataclass
-class Doms:
-    sim: simmod.Sim
-    me: int
-    peer: int
-    third: int
-    procs: list[subprocess.Popen[str]] = field(default_factory=list)
-
-    def spawn(self, role: str, name: str, other: int, *args: object,
-              domid: int | None = None) -> subprocess.Popen[str]:
-        env = {**os.environ, **self.sim.domain_env(self.peer if domid is None else domid)}
-        p = subprocess.Popen([sys.executable, str(PEER), role, name, str(other),
-                              *map(str, args)], env=env, stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.procs.append(p)
-        return p
-
-    @contextmanager
-    def holding(self, domid: int | None = None) -> Iterator[None]:
-        """Keep a domain in existence (an offer may name only a live one)."""
-        sock = self.sim.hold_domain(self.peer if domid is None else domid)
-        try:
-            yield
-        finally:
-            sock.close()
-
-
-def finish(p: subprocess.Popen[str], timeout: float = 60) -> str:
-    """Close the peer's stdin, wait for it; its stdout (it must succeed)."""
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        out, err = p.communicate()
-        raise AssertionError(f"peer hung; stderr: {err}") from None
-    assert p.returncode == 0, f"peer failed ({p.returncode}): {err}"
-    return out
-
-
-def first_line(p: subprocess.Popen[str]) -> str:
-    assert p.stdout is not None
-    return p.stdout.readline()
 
 
 @pytest.fixture
 def doms(sim: simmod.Sim, monkeypatch: pytest.MonkeyPatch) -> Iterator[Doms]:
-    base = next(_next)
+    base = next(NEXT)
     for k, v in sim.domain_env(base).items():
         monkeypatch.setenv(k, v)
     d = Doms(sim, base, base + 1, base + 2)

@@ -10,8 +10,8 @@ import threading
 import ivcom
 import ivcom.aio
 import pytest
-from conftest import Doms, finish, first_line
-from peer import pattern
+from api_helpers import Doms, finish, first_line
+from api_peer import pattern
 
 
 def run(doms: Doms, coro: object) -> object:

@@ -14,8 +14,8 @@ import time
 
 import ivcom
 import pytest
-from conftest import Doms, finish, first_line
-from peer import pattern
+from api_helpers import Doms, finish, first_line
+from api_peer import pattern
 
 
 def test_message_round_trip(doms: Doms) -> None:

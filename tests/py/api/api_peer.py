@@ -1,7 +1,7 @@
 """The other domain of a channel test: run as its own process with the
-sim environment and IVCOM_SIM_DOMID set (see conftest.Peer).
+sim environment and IVCOM_SIM_DOMID set (see api_helpers.Doms.spawn).
 
-    python peer.py ROLE NAME OTHER_DOMID [ARG...]
+    python api_peer.py ROLE NAME OTHER_DOMID [ARG...]
 
 Each role prints one line starting with "ok" when it got what it expected,
 else fails with a traceback (exit 1).  Roles that must stay connected
