@@ -127,6 +127,24 @@ def test_zero_copy(doms: Doms) -> None:
     run(doms, main())
 
 
+def test_zero_copy_stream(doms: Doms) -> None:
+    async def main() -> None:
+        ch = ivcom.aio.listen("azs", doms.peer, mode="stream", ring_order=12)
+        p = doms.spawn("stream-sink", "azs", doms.me)
+        sent = bytearray()
+        async with ch:
+            await ch.accept()
+            for i in range(100):                    # 100 x 500 B through 4 KiB: waits
+                async with ch.reserve(500) as view:
+                    chunk = bytes([i]) * len(view)
+                    view[:] = chunk
+                sent += chunk
+        out = await asyncio.to_thread(finish, p)
+        assert out == f"ok read {len(sent)} {hashlib.sha256(sent).hexdigest()}\n"
+
+    run(doms, main())
+
+
 def test_peer_closed_and_closed_channel(doms: Doms) -> None:
     async def main() -> None:
         ch = ivcom.aio.listen("apc", doms.peer)
@@ -191,14 +209,18 @@ def test_start_server_lines(doms: Doms) -> None:
     async def main() -> None:
         server = await ivcom.start_server(handler, "lines", doms.peer, ring_order=12)
         async with server:
-            p = doms.spawn("lines", "lines", doms.me, 3000)
-            out = await asyncio.to_thread(finish, p)
-            assert out == "ok lines 3000\n"
-            for _ in range(100):
-                if handled:
-                    break
-                await asyncio.sleep(0.05)
-        assert handled == [doms.peer]
+            # the channel ends when the handler returns; the offer is made
+            # again for the next connection
+            for n in (1, 2):
+                p = doms.spawn("lines", "lines", doms.me, 3000)
+                out = await asyncio.to_thread(finish, p)
+                assert out == "ok lines 3000\n"
+                for _ in range(100):
+                    if len(handled) == n:
+                        break
+                    await asyncio.sleep(0.05)
+            assert server.is_serving()
+        assert handled == [doms.peer, doms.peer]
         assert not server.is_serving()
 
     run(doms, main())
