@@ -670,6 +670,8 @@ class Channel:
         while done < n:
             left = -1 if deadline is None else max(0, round((deadline - time.monotonic()) * 1000))
             r = self._call("ivcom_write_all", base + done, n - done, left)
+            if r == EAGAIN and ms != 0:
+                r = ETIMEDOUT           # the deadline passed between two calls
             self._check(r)
             done += r
         del keep
