@@ -5,10 +5,17 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "chan.h"
+
+/* ivcom_chan.connecting */
+enum { CONNECT_OFFER = 1, CONNECT_REQUEST, CONNECT_FAILED };
+/* A blocking connect looks again at least this often (offers may come
+ * without a watch event we can see: a path not readable yet). */
+#define CONNECT_SLICE_MS 20
 
 IVCOM_EXPORT void ivcom_params_init(struct ivcom_params *p)
 {
@@ -288,34 +295,17 @@ static int check_ctrl(struct ivcom_chan *ch, uint32_t *grefs, unsigned *ndata)
     return 0;
 }
 
-IVCOM_EXPORT int ivcom_connect(struct ivcom_platform *plat, const char *name,
-                               int server_domid, const struct ivcom_params *params,
-                               struct ivcom_chan **out, int timeout_ms)
+/* The client's set-up once it knows the offer: map, check, bind, then say
+ * it is here.  0, or -errno with every step taken back. */
+static int connect_finish(struct ivcom_chan *ch, uint32_t ctrl_ref, uint32_t remote_port)
 {
+    struct ivcom_platform *plat = ch->plat;
     const struct ivcom_platform_ops *ops = plat->ops;
     uint32_t grefs[IVCOM_CTRL_MAX_GREFS];
-    uint32_t ctrl_ref, remote_port;
-    struct ivcom_chan *ch;
-    uint64_t deadline;
     int err;
 
-    if (!ivcom_name_ok(name) || !domid_ok(plat, server_domid) ||
-        (params && !ivcom_params_ok(params)))
-        return -EINVAL;
-    ch = chan_new(plat, name, server_domid, params);
-    if (!ch)
-        return -ENOMEM;
-    /* Mode and orders come from the offer; ours are only a default.  A
-     * service of that name answers a request of ours instead. */
-    deadline = ivcom_deadline_of(timeout_ms);
-    err = ivcom_xs_read_offer(ch, server_domid, &ctrl_ref, &remote_port, timeout_ms);
-    if (err == IVCOM_XS_IS_SERVICE)
-        err = ivcom_xs_svc_request(ch, server_domid, &ctrl_ref, &remote_port, deadline);
-    if (err)
-        goto out_free;
-
     ch->area_pages = 1;
-    err = ops->map(plat, server_domid, 1, &ctrl_ref, 1, &ch->area);
+    err = ops->map(plat, ch->peer, 1, &ctrl_ref, 1, &ch->area);
     if (err) {
         ch->area = NULL;
         goto out_retract;
@@ -324,7 +314,7 @@ IVCOM_EXPORT int ivcom_connect(struct ivcom_platform *plat, const char *name,
     err = check_ctrl(ch, grefs, &ch->data_pages);
     if (err)
         goto out_retract;
-    err = ops->map(plat, server_domid, ch->data_pages, grefs, 1, &ch->data);
+    err = ops->map(plat, ch->peer, ch->data_pages, grefs, 1, &ch->data);
     if (err) {
         ch->data = NULL;
         goto out_retract;
@@ -339,7 +329,7 @@ IVCOM_EXPORT int ivcom_connect(struct ivcom_platform *plat, const char *name,
     err = open_evtchn(ch);
     if (err)
         goto out_retract;
-    err = ops->evtchn_bind(ch->ev, server_domid, remote_port, &ch->port);
+    err = ops->evtchn_bind(ch->ev, ch->peer, remote_port, &ch->port);
     if (err)
         goto out_retract;
     err = ops->unmap_notify(plat, ch->area, offsetof(struct ivcom_ctrl, client_live),
@@ -370,18 +360,159 @@ IVCOM_EXPORT int ivcom_connect(struct ivcom_platform *plat, const char *name,
     ch->ready = ch->params.mode;
     /* Wake the server's accept (set-up, not counted as data-path events). */
     ops->evtchn_notify(ch->ev, ch->port);
-    *out = ch;
     return 0;
 
 out_retract:
     ivcom_xs_retract(ch);
-out_free:
-    chan_teardown(ch);
     return err;
+}
+
+/* One look at where the set-up stands: 0 connected, -EAGAIN not yet (the
+ * offer or the service's answer is still to come), or the -errno that
+ * ends it (the channel is then torn down to its bare state). */
+static void connect_unwatch(struct ivcom_chan *ch);
+
+static int connect_step(struct ivcom_chan *ch)
+{
+    uint32_t ctrl_ref, port;
+    int err;
+
+    if (ch->connecting == CONNECT_OFFER) {
+        /* Mode and orders come from the offer; ours are only a default.
+         * A service of that name answers a request of ours instead. */
+        err = ivcom_xs_read_offer(ch, ch->peer, &ctrl_ref, &port, 0);
+        if (err == IVCOM_XS_IS_SERVICE)
+            err = ivcom_xs_svc_request_start(ch, ch->peer);
+        /* Not there yet, not readable by us (yet), taken by another,
+         * a full request directory: looked at again until the deadline,
+         * which then says the last of these. */
+        if (err == -ETIMEDOUT || err == -EACCES || err == -EBUSY || err == -ENOSPC) {
+            ch->soft_err = err;
+            return -EAGAIN;
+        }
+        if (err)
+            goto out_failed;
+        if (ch->svc)
+            ch->connecting = CONNECT_REQUEST;
+    }
+    if (ch->connecting == CONNECT_REQUEST) {
+        err = ivcom_xs_svc_request_answer(ch, &ctrl_ref, &port);
+        if (err == -EAGAIN)
+            return -EAGAIN;
+        if (err)
+            goto out_failed;
+    }
+    err = connect_finish(ch, ctrl_ref, port);
+    if (err)
+        goto out_failed;
+    ch->connecting = 0;
+    connect_unwatch(ch);
+    return 0;
+
+out_failed:
+    ch->connecting = CONNECT_FAILED;
+    ch->broken = err;
+    return err;
+}
+
+/* One watch over the server's data directory wakes the set-up for its
+ * offer, its service and its answer (xenstored sends only the events of
+ * nodes we may read). */
+static void connect_watch(struct ivcom_chan *ch)
+{
+    char path[IVCOM_PATH_MAX];
+
+    snprintf(ch->watch_token, sizeof(ch->watch_token), "ivcom-conn-%016llx",
+             (unsigned long long)ivcom_os_nonce());
+    snprintf(path, sizeof(path), "/local/domain/%d/data", ch->peer);
+    if (ch->plat->ops->xs_watch(ch->plat, path, ch->watch_token))
+        ch->watch_token[0] = '\0';
+}
+
+static void connect_unwatch(struct ivcom_chan *ch)
+{
+    char path[IVCOM_PATH_MAX];
+
+    if (!ch->watch_token[0])
+        return;
+    snprintf(path, sizeof(path), "/local/domain/%d/data", ch->peer);
+    ch->plat->ops->xs_unwatch(ch->plat, path, ch->watch_token);
+    ch->watch_token[0] = '\0';
+}
+
+IVCOM_EXPORT int ivcom_connect_start(struct ivcom_platform *plat, const char *name,
+                                     int server_domid, const struct ivcom_params *params,
+                                     struct ivcom_chan **out)
+{
+    struct ivcom_chan *ch;
+
+    if (!ivcom_name_ok(name) || !domid_ok(plat, server_domid) ||
+        (params && !ivcom_params_ok(params)))
+        return -EINVAL;
+    ch = chan_new(plat, name, server_domid, params);
+    if (!ch)
+        return -ENOMEM;
+    ch->connecting = CONNECT_OFFER;
+    connect_watch(ch);
+    *out = ch;
+    return 0;
+}
+
+IVCOM_EXPORT int ivcom_connect_fd(const struct ivcom_chan *ch)
+{
+    const struct ivcom_platform_ops *ops = ch->plat->ops;
+
+    return ops->xs_watch_fd ? ops->xs_watch_fd(ch->plat) : -EOPNOTSUPP;
+}
+
+IVCOM_EXPORT int ivcom_connect_continue(struct ivcom_chan *ch, int timeout_ms)
+{
+    const struct ivcom_platform_ops *ops = ch->plat->ops;
+    uint64_t deadline = ivcom_deadline_of(timeout_ms);
+    int err, left;
+
+    if (ch->connecting == CONNECT_FAILED)
+        return ch->broken;
+    if (!ch->connecting)
+        return ch->connected ? 0 : -EINVAL;
+    for (;;) {
+        /* What the watch said is read by the step itself. */
+        while (ops->xs_wait_watch(ch->plat, 0) == 0)
+            ;
+        err = connect_step(ch);
+        if (err != -EAGAIN)
+            return err;
+        left = ivcom_ms_left(deadline);
+        if (left == 0)
+            return timeout_ms == 0 ? -EAGAIN
+                 : ch->soft_err && ch->soft_err != -ENOSPC ? ch->soft_err : -ETIMEDOUT;
+        ops->xs_wait_watch(ch->plat, left < 0 || left > CONNECT_SLICE_MS ? CONNECT_SLICE_MS
+                                                                          : left);
+    }
+}
+
+IVCOM_EXPORT int ivcom_connect(struct ivcom_platform *plat, const char *name,
+                               int server_domid, const struct ivcom_params *params,
+                               struct ivcom_chan **out, int timeout_ms)
+{
+    struct ivcom_chan *ch;
+    int err = ivcom_connect_start(plat, name, server_domid, params, &ch);
+
+    if (err)
+        return err;
+    err = ivcom_connect_continue(ch, timeout_ms);
+    if (err) {
+        ivcom_close(ch);
+        return err;
+    }
+    *out = ch;
+    return 0;
 }
 
 IVCOM_EXPORT void ivcom_close(struct ivcom_chan *ch)
 {
+    if (ch && ch->watch_token[0])
+        connect_unwatch(ch);
     if (!ch)
         return;
     if (ch->connected && !ch->broken) {

@@ -29,7 +29,6 @@
 
 #define SVC_TX_RETRIES  16
 #define SVC_TOKEN_TRIES 4
-#define SVC_POLL_MS     20
 
 static int fits(int n, size_t len)
 {
@@ -199,63 +198,47 @@ static int create_request(struct ivcom_chan *ch, int server)
     return err;
 }
 
-int ivcom_xs_svc_request(struct ivcom_chan *ch, int server_domid, uint32_t *ctrl_ref,
-                         uint32_t *port, uint64_t deadline)
+int ivcom_xs_svc_request_start(struct ivcom_chan *ch, int server_domid)
 {
-    const struct ivcom_platform_ops *ops = ch->plat->ops;
-    char token[IVCOM_SVC_TOKEN_LEN + 1], val[128], leaf[IVCOM_SVC_TOKEN_LEN + 8];
-    int i, err = -EEXIST, watching;
+    char token[IVCOM_SVC_TOKEN_LEN + 1], leaf[IVCOM_SVC_TOKEN_LEN + 8];
+    int i, err = -EEXIST;
 
-    for (i = 0; i < SVC_TOKEN_TRIES && (err == -EEXIST || err == -EACCES || err == -ENOSPC);) {
+    /* A token another domain holds refuses our write (-EACCES), a full
+     * request directory (a flood, until the service clears it) -ENOSPC:
+     * another token, a few times, then the caller tries again later. */
+    for (i = 0; i < SVC_TOKEN_TRIES && (err == -EEXIST || err == -EACCES); i++) {
         snprintf(token, sizeof(token), "%016llx", (unsigned long long)ivcom_os_nonce());
         snprintf(leaf, sizeof(leaf), "/req/%s", token);
         err = ivcom_xs_svc_dir(ch->xs_dir, sizeof(ch->xs_dir), server_domid, ch->name, leaf);
         if (!err)
             err = create_request(ch, server_domid);
-        /* A full request directory (a flood, until the service clears
-         * it) is waited out; a token someone holds is drawn again. */
-        if (err == -ENOSPC) {
-            if (ivcom_now_ns() >= deadline)
-                break;
-            ops->xs_wait_watch(ch->plat, SVC_POLL_MS);
-        } else {
-            i++;
-        }
     }
-    if (err)
-        return err;
-    ch->svc = 1;
-    err = presence_of(ch->xs_presence, sizeof(ch->xs_presence), ch->plat->domid,
-                      server_domid, ch->name, token);
-    if (err)
-        goto out_rm;
-    watching = ops->xs_watch(ch->plat, ch->xs_dir, "ivcom-svc") == 0;
-    for (;;) {
-        err = ops->xs_read(ch->plat, IVCOM_XS_NO_TX, ch->xs_dir, val, sizeof(val));
-        if (err == -ENOENT) {
-            err = -ECONNRESET;          /* the service went (or restarted) */
-            break;
-        }
-        if (err)
-            break;
-        if (strcmp(val, IVCOM_XS_SVC_REQUEST) != 0) {
-            err = strcmp(val, IVCOM_XS_SVC_REFUSED) == 0 ? -EACCES
-                : strcmp(val, IVCOM_XS_SVC_BUSY) == 0 ? -EBUSY
-                : parse_offer(ch, val, ctrl_ref, port);
-            break;
-        }
-        if (ivcom_now_ns() >= deadline) {
-            err = -ETIMEDOUT;
-            break;
-        }
-        ops->xs_wait_watch(ch->plat, SVC_POLL_MS);
-    }
-    if (watching)
-        ops->xs_unwatch(ch->plat, ch->xs_dir, "ivcom-svc");
     if (!err)
-        return 0;
-out_rm:
-    ops->xs_rm(ch->plat, IVCOM_XS_NO_TX, ch->xs_dir);
-    ch->xs_dir[0] = '\0';
+        err = presence_of(ch->xs_presence, sizeof(ch->xs_presence), ch->plat->domid,
+                          server_domid, ch->name, token);
+    if (err) {
+        ch->xs_dir[0] = '\0';
+        return err;
+    }
+    ch->svc = 1;
+    return 0;
+}
+
+int ivcom_xs_svc_request_answer(struct ivcom_chan *ch, uint32_t *ctrl_ref, uint32_t *port)
+{
+    const struct ivcom_platform_ops *ops = ch->plat->ops;
+    char val[128];
+    int err = ops->xs_read(ch->plat, IVCOM_XS_NO_TX, ch->xs_dir, val, sizeof(val));
+
+    if (err == -ENOENT)
+        return -ECONNRESET;             /* the service went (or restarted) */
+    if (!err && strcmp(val, IVCOM_XS_SVC_REQUEST) == 0)
+        return -EAGAIN;
+    if (!err)
+        err = strcmp(val, IVCOM_XS_SVC_REFUSED) == 0 ? -EACCES
+            : strcmp(val, IVCOM_XS_SVC_BUSY) == 0 ? -EBUSY
+            : parse_offer(ch, val, ctrl_ref, port);
+    if (err)
+        ops->xs_rm(ch->plat, IVCOM_XS_NO_TX, ch->xs_dir);   /* our request goes */
     return err;
 }

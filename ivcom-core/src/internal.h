@@ -48,6 +48,9 @@ struct ivcom_chan {
     int      is_server;
     int      peer;
     int      connected;
+    int      connecting;            /* client set-up step (chan_setup.c) */
+    int      soft_err;              /* its last "not yet" (-EACCES ...) */
+    char     watch_token[32];       /* its XenStore watch, if any */
     int      broken;                /* 0 or the -errno that broke it */
     uint8_t  ready;                 /* the mode while connected and not broken */
 
@@ -134,9 +137,11 @@ int  ivcom_xs_svc_offer(struct ivcom_chan *ch, const char *req_path, const char 
 int  ivcom_xs_svc_dir(char *buf, size_t len, int server, const char *name, const char *leaf);
 /* Client: 1 when server_domid runs a service called ch->name. */
 int  ivcom_xs_svc_present(struct ivcom_chan *ch, int server_domid);
-/* Client: request a channel of the service and wait for the answer. */
-int  ivcom_xs_svc_request(struct ivcom_chan *ch, int server_domid, uint32_t *ctrl_ref,
-                          uint32_t *port, uint64_t deadline);
+/* Client: request a channel of the service; then look for its answer:
+ * 0 (an offer, parsed), -EAGAIN (none yet), or -errno (the request is
+ * gone: -EACCES refused, -EBUSY over the limit, -ECONNRESET ...). */
+int  ivcom_xs_svc_request_start(struct ivcom_chan *ch, int server_domid);
+int  ivcom_xs_svc_request_answer(struct ivcom_chan *ch, uint32_t *ctrl_ref, uint32_t *port);
 
 /* Mark the channel broken with err (-EPROTO ...) and return err. */
 int  ivcom_chan_fail(struct ivcom_chan *ch, int err);

@@ -109,6 +109,17 @@ void ivcom_service_get_stats(const struct ivcom_service *svc,
 /* Stop taking clients; channels already accepted stay open. */
 void ivcom_service_close(struct ivcom_service *svc);
 
+/* Client set-up in steps, for an event loop that drives many at once:
+ * start returns a channel at once; poll ivcom_connect_fd() (readable when
+ * XenStore may have news: wake-ups may be spurious) and call continue with
+ * timeout 0 until it returns 0 (connected) or an error other than -EAGAIN
+ * (then ivcom_close() it).  ivcom_connect() is start + continue. */
+int ivcom_connect_start(struct ivcom_platform *plat, const char *name,
+                        int server_domid, const struct ivcom_params *params,
+                        struct ivcom_chan **out);
+int ivcom_connect_fd(const struct ivcom_chan *ch);
+int ivcom_connect_continue(struct ivcom_chan *ch, int timeout_ms);
+
 /* Orderly close: the peer sees -EPIPE once it has drained what we sent. */
 void ivcom_close(struct ivcom_chan *ch);
 
