@@ -1,12 +1,15 @@
 """libivcom's command-line tools on the sim: --duration ends a session on
 time (the lab's traced sessions rely on it), a sink given --count fails a
-stream that ends short, bad options fail in one line."""
+stream that ends short, bad options fail in one line; the benchmark's
+timing options (--reconnect, --at -) and ivcom-sockbench's TCP set-up and
+fan-in give complete records."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -190,3 +193,101 @@ def test_stream_service_checks_each_client(sim: simmod.Sim, mode: list[str]) -> 
         assert reports[d]["received"] == 300 and reports[d]["error"] == ""
         assert reports[d]["bytes"] == 300 * 1000
     assert reports[short]["received"] == 120 and reports[short]["error"] != ""
+
+
+@pytest.mark.parametrize("service", [False, True], ids=["one-peer", "service"])
+def test_reconnect_reports_each_setup(sim: simmod.Sim, service: bool) -> None:
+    """--reconnect N: N connections one after another, one echo each, and
+    one set-up time per connection; the server (service or -p) serves them
+    all and ends."""
+    srv_dom, cli_dom, n = 61, 62, 5
+    name = f"recon{int(service)}"
+    server = (["--clients", str(n), "-j"] if service
+              else ["-p", str(cli_dom), "--reconnect", str(n)])
+    # XenStore only lets an offer name a live domain: the client's is up first
+    hold = sim.hold_domain(cli_dom)
+    srv = subprocess.Popen([_bin("ivcom-pingpong"), "-n", name, "-t", "20000", *server,
+                            "server"], env={**os.environ, **sim.domain_env(srv_dom)},
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        cli = subprocess.run([_bin("ivcom-pingpong"), "-p", str(srv_dom), "-n", name, "-t",
+                              "20000", "-j", "--reconnect", str(n), "--gap", "5", "client"],
+                             env={**os.environ, **sim.domain_env(cli_dom)},
+                             capture_output=True, text=True, timeout=60)
+        s_out, s_err = srv.communicate(timeout=60)
+    finally:
+        hold.close()
+        if srv.poll() is None:
+            srv.kill()
+            srv.wait()
+    assert cli.returncode == 0, cli.stderr
+    assert srv.returncode == 0, s_err
+    res = json.loads(cli.stdout)
+    assert res["role"] == "reconnect" and res["count"] == n and res["gap_ms"] == 5
+    assert len(res["setup_us"]) == n and all(t > 0 for t in res["setup_us"])
+    if service:
+        reports = [json.loads(line) for line in s_out.splitlines()]
+        assert [(r["client"], r["echoed"], r["error"]) for r in reports] == [(cli_dom, 1, "")] * n
+    else:
+        assert s_err.count("server echoed 1 messages") == n
+
+
+def test_clients_start_together_on_stdin(sim: simmod.Sim) -> None:
+    """--at -: each client says ready once connected (and warmed up), then
+    starts at the time read from stdin; its report spans from there."""
+    srv_dom, clients = 71, [72, 73]
+    srv = subprocess.Popen([_bin("ivcom-pingpong"), "-n", "at-svc", "-t", "20000", "-j",
+                            "--clients", "2", "server"],
+                           env={**os.environ, **sim.domain_env(srv_dom)},
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    procs = [subprocess.Popen([_bin("ivcom-pingpong"), "-p", str(srv_dom), "-n", "at-svc",
+                               "-t", "20000", "-c", "300", "-j", "--at", "-", "client"],
+                              env={**os.environ, **sim.domain_env(d)}, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for d in clients]
+    try:
+        for p in procs:
+            assert p.stderr is not None
+            assert p.stderr.readline() == "ivcom-pingpong: ready\n"
+        at = time.monotonic() + 0.2
+        outs = [p.communicate(f"{at:.6f}\n", timeout=60) for p in procs]
+        _, s_err = srv.communicate(timeout=60)
+    finally:
+        for p in [srv, *procs]:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert srv.returncode == 0, s_err
+    for p, (out, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err
+        res = json.loads(out)
+        assert res["count"] == 300
+        assert res["mono_begin_ns"] >= int(at * 1e9) and res["mono_end_ns"] > res["mono_begin_ns"]
+
+
+@pytest.mark.parametrize(("args", "word"), [
+    (["--at", "-", "server"], "--at"), (["-p", "3", "--at", "x", "client"], "--at"),
+    (["--reconnect", "3", "server"], "--reconnect"), (["-p", "3", "--gap", "-1", "client"],
+                                                      "--gap")])
+def test_timing_options_fail_in_one_line(args: list[str], word: str) -> None:
+    proc = subprocess.run([_bin("ivcom-pingpong"), *args], capture_output=True, text=True,
+                          timeout=10)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and word in proc.stderr
+
+
+def test_sockbench_connect_and_fanin() -> None:
+    """ivcom-sockbench's TCP set-up and fan-in records are complete."""
+    r = subprocess.run([_bin("ivcom-sockbench"), "-j", "-c", "5", "-g", "1", "tcp", "connect"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["mode"] == "connect" and len(res["setup_us"]) == 5
+    for mode in ("pingpong", "stream"):
+        r = subprocess.run([_bin("ivcom-sockbench"), "-j", "-n", "3", "-D", "1", "-s", "512",
+                            "tcp", mode], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        res = json.loads(r.stdout)
+        assert res["clients"] == 3 and len(res["per_client"]) == 3
+        assert min(res["per_client"]) > 0 and res["ops"] == sum(res["per_client"])
+        assert res["bytes"] == 512 * res["ops"] and res["seconds"] >= 1.0

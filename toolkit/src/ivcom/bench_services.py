@@ -371,7 +371,7 @@ def plot(svc: Json, ax1: Any, ax2: Any) -> None:
     ax1.set_xticks(range(len(rows)), [SETUP_LABELS.get(r["transport"], r["transport"])
                                       for r in rows])
     ax1.set_yscale("log")
-    ax1.set_ylabel("connect -> first echo (us, log; bar: median, min..max)")
+    ax1.set_ylabel("connect -> first echo (us, log)")
     ax1.set_title("connection set-up (sim)")
     for transport in ("ivcom", "tcp"):
         for kind, unit in KINDS.items():
