@@ -383,6 +383,8 @@ static int connect_step(struct ivcom_chan *ch)
         err = ivcom_xs_read_offer(ch, ch->peer, &ctrl_ref, &port, 0);
         if (err == IVCOM_XS_IS_SERVICE)
             err = ivcom_xs_svc_request_start(ch, ch->peer);
+        else if (!err)
+            err = ivcom_xs_claim(ch);
         /* Not there yet, not readable by us (yet), taken by another,
          * a full request directory: looked at again until the deadline,
          * which then says the last of these. */

@@ -277,6 +277,40 @@ out:
     return err;
 }
 
+/* Client of a one-peer offer: take it, before mapping anything, by
+ * turning an empty client/state into "connecting" in one transaction: of
+ * two connects racing for one offer, one wins and the other gets -EBUSY
+ * (never a second mapping that would reset the winner's ring lines). */
+int ivcom_xs_claim(struct ivcom_chan *ch)
+{
+    const struct ivcom_platform_ops *ops = ch->plat->ops;
+    char path[IVCOM_PATH_MAX], val[32];
+    int i, err = node(path, sizeof(path), ch->xs_dir, "client/state");
+
+    for (i = 0; !err && i < OFFER_TX_RETRIES; i++) {
+        uint32_t tx;
+
+        err = ops->xs_tx_start(ch->plat, &tx);
+        if (err)
+            break;
+        err = ops->xs_read(ch->plat, tx, path, val, sizeof(val));
+        if (!err && val[0])
+            err = -EBUSY;
+        if (!err)
+            err = ops->xs_write(ch->plat, tx, path, IVCOM_XS_STATE_CONNECTING);
+        if (err) {
+            ops->xs_tx_end(ch->plat, tx, 1);
+            break;
+        }
+        err = ops->xs_tx_end(ch->plat, tx, 0);
+        if (err != -EAGAIN)
+            break;
+    }
+    if (!err)
+        ch->xs_state_written = 1;
+    return err;
+}
+
 /* The presence node is readable by the server alone. */
 static int presence_perms(struct ivcom_chan *ch, uint32_t tx)
 {

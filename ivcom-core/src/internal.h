@@ -103,6 +103,9 @@ int  ivcom_xs_read_offer(struct ivcom_chan *ch, int server_domid,
  * takes a missing or unreadable node for a departure. */
 int  ivcom_xs_announce(struct ivcom_chan *ch);
 int  ivcom_xs_set_state(struct ivcom_chan *ch, const char *state);
+#define IVCOM_XS_STATE_CONNECTING "connecting"
+/* Client of a one-peer offer: take it (-EBUSY: another connect has). */
+int  ivcom_xs_claim(struct ivcom_chan *ch);
 /* Client: a connect that failed takes back what it wrote. */
 void ivcom_xs_retract(struct ivcom_chan *ch);
 /* Server, before accept saw the client: 1 if client/state says it came. */
