@@ -479,8 +479,7 @@ IVCOM_EXPORT int ivcom_connect_continue(struct ivcom_chan *ch, int timeout_ms)
         return ch->connected ? 0 : -EINVAL;
     for (;;) {
         /* What the watch said is read by the step itself. */
-        while (ops->xs_wait_watch(ch->plat, 0) == 0)
-            ;
+        ivcom_xs_drain_watch(ch->plat);
         err = connect_step(ch);
         if (err != -EAGAIN)
             return err;

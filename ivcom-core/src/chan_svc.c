@@ -438,8 +438,7 @@ IVCOM_EXPORT int ivcom_service_accept(struct ivcom_service *svc, struct ivcom_ch
 
         /* Consume the watch's events first: what they announced is read
          * by the scan below, and the service's fd stops polling readable. */
-        while (ops->xs_wait_watch(svc->plat, 0) == 0)
-            ;
+        ivcom_xs_drain_watch(svc->plat);
         err = scan(svc);
         if (err)
             return err;

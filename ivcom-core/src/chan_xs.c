@@ -476,3 +476,12 @@ void ivcom_xs_withdraw(struct ivcom_chan *ch)
     if (!ch->is_server && ch->xs_announced)
         ops->xs_rm(ch->plat, IVCOM_XS_NO_TX, ch->xs_presence);
 }
+
+void ivcom_xs_drain_watch(struct ivcom_platform *plat)
+{
+    int i;
+
+    /* Bounded: a store that always says "fired" must not hold us. */
+    for (i = 0; i < IVCOM_XS_DRAIN_MAX && plat->ops->xs_wait_watch(plat, 0) == 0; i++)
+        ;
+}

@@ -146,6 +146,11 @@ int  ivcom_xs_svc_present(struct ivcom_chan *ch, int server_domid);
 int  ivcom_xs_svc_request_start(struct ivcom_chan *ch, int server_domid);
 int  ivcom_xs_svc_request_answer(struct ivcom_chan *ch, uint32_t *ctrl_ref, uint32_t *port);
 
+/* Consume the platform's pending watch events (what they announced is
+ * read by the caller afterwards), at most IVCOM_XS_DRAIN_MAX of them. */
+#define IVCOM_XS_DRAIN_MAX      64
+void ivcom_xs_drain_watch(struct ivcom_platform *plat);
+
 /* Mark the channel broken with err (-EPROTO ...) and return err. */
 int  ivcom_chan_fail(struct ivcom_chan *ch, int err);
 
