@@ -105,40 +105,15 @@ static int next_word(const char **s, char *word, size_t len)
 static int word_u32(const char **s, uint32_t max, uint32_t *out)
 {
     char w[16];
-    uint64_t v = 0;
-    const char *p;
 
-    if (next_word(s, w, sizeof(w)))
-        return -EPROTO;
-    for (p = w; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return -EPROTO;
-        v = v * 10 + (uint64_t)(*p - '0');
-        if (v > max)
-            return -EPROTO;
-    }
-    *out = (uint32_t)v;
-    return 0;
+    return next_word(s, w, sizeof(w)) ? -EPROTO : ivcom_parse_u32(w, max, out);
 }
 
 static int word_nonce(const char **s, uint64_t *out)
 {
     char w[24];
-    uint64_t v = 0;
-    const char *p;
 
-    if (next_word(s, w, sizeof(w)) || strlen(w) != 16)
-        return -EPROTO;
-    for (p = w; *p; p++) {
-        if (*p >= '0' && *p <= '9')
-            v = v << 4 | (uint64_t)(*p - '0');
-        else if (*p >= 'a' && *p <= 'f')
-            v = v << 4 | (uint64_t)(*p - 'a' + 10);
-        else
-            return -EPROTO;
-    }
-    *out = v;
-    return 0;
+    return next_word(s, w, sizeof(w)) ? -EPROTO : ivcom_parse_nonce(w, out);
 }
 
 /* "offer 1 <mode> <s2c> <c2s> <ctrl-ref> <port> <nonce>", strictly. */

@@ -45,7 +45,7 @@ static int offer_dir(struct ivcom_chan *ch, int server)
 }
 
 /* Strict unsigned decimal: digits only, no sign, at most `max`. */
-static int parse_u32(const char *s, uint32_t max, uint32_t *out)
+int ivcom_parse_u32(const char *s, uint32_t max, uint32_t *out)
 {
     uint64_t v = 0;
 
@@ -175,11 +175,11 @@ static int read_u32(struct ivcom_chan *ch, const char *leaf, uint32_t max, uint3
     char buf[32];
     int err = read_leaf(ch, leaf, buf, sizeof(buf));
 
-    return err ? err : parse_u32(buf, max, out);
+    return err ? err : ivcom_parse_u32(buf, max, out);
 }
 
 /* Exactly 16 lower-case hex digits. */
-static int parse_nonce(const char *s, uint64_t *out)
+int ivcom_parse_nonce(const char *s, uint64_t *out)
 {
     uint64_t v = 0;
     int i;
@@ -213,7 +213,7 @@ static int read_offer_values(struct ivcom_chan *ch, uint32_t *ctrl_ref, uint32_t
         (err = read_u32(ch, "ctrl-ref", UINT32_MAX, ctrl_ref)) ||
         (err = read_u32(ch, "event-channel", UINT32_MAX, port)) ||
         (err = read_leaf(ch, "nonce", nonce, sizeof(nonce))) ||
-        (err = parse_nonce(nonce, &ch->nonce)) ||
+        (err = ivcom_parse_nonce(nonce, &ch->nonce)) ||
         (err = read_u32(ch, "client-domid", UINT32_MAX, &client)))
         return err == -ENOENT ? -EPROTO : err;
     if (version != IVCOM_WIRE_VERSION)

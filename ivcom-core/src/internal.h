@@ -146,6 +146,11 @@ int  ivcom_xs_svc_present(struct ivcom_chan *ch, int server_domid);
 int  ivcom_xs_svc_request_start(struct ivcom_chan *ch, int server_domid);
 int  ivcom_xs_svc_request_answer(struct ivcom_chan *ch, uint32_t *ctrl_ref, uint32_t *port);
 
+/* Strict parsers of XenStore values (chan_xs.c): unsigned decimal up to
+ * max; exactly 16 lower-case hex digits.  0 or -EPROTO. */
+int  ivcom_parse_u32(const char *s, uint32_t max, uint32_t *out);
+int  ivcom_parse_nonce(const char *s, uint64_t *out);
+
 /* Consume the platform's pending watch events (what they announced is
  * read by the caller afterwards), at most IVCOM_XS_DRAIN_MAX of them. */
 #define IVCOM_XS_DRAIN_MAX      64

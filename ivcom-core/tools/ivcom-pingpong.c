@@ -149,15 +149,8 @@ int main(int argc, char **argv)
     tool_parse(argc, argv, &o, usage, NULL);
     if (o.params.mode != IVCOM_MODE_MESSAGE)
         tool_die(2, "ivcom-pingpong uses message mode");
-    if (strcmp(o.role, "server") == 0 && o.peer < 0) {
-        int err = ivcom_platform_open(o.platform, &plat), failed;
-
-        if (err)
-            tool_die(1, "platform: %s", ivcom_strerror(err));
-        failed = tool_serve_many(&o, plat, echo_turn, "echoed");
-        ivcom_platform_close(plat);
-        return failed ? 1 : 0;
-    }
+    if (strcmp(o.role, "server") == 0 && o.peer < 0)
+        return tool_run_service(&o, echo_turn, "echoed");
     if (o.reconnect) {
         int err = ivcom_platform_open(o.platform, &plat);
 

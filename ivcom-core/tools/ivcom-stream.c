@@ -239,15 +239,8 @@ int main(int argc, char **argv)
     tool_parse(argc, argv, &o, usage, NULL);
     if (o.reconnect || o.gap_ms)
         tool_die(2, "--reconnect and --gap are ivcom-pingpong's");
-    if (strcmp(o.role, "server") == 0 && o.peer < 0) {
-        int err = ivcom_platform_open(o.platform, &plat), failed;
-
-        if (err)
-            tool_die(1, "platform: %s", ivcom_strerror(err));
-        failed = tool_serve_many(&o, plat, sink_turn, "received");
-        ivcom_platform_close(plat);
-        return failed ? 1 : 0;
-    }
+    if (strcmp(o.role, "server") == 0 && o.peer < 0)
+        return tool_run_service(&o, sink_turn, "received");
     ch = tool_channel(&o, &plat);
     if (strcmp(o.role, "client") == 0) {
         if (o.params.mode == IVCOM_MODE_MESSAGE && o.size > ivcom_max_msg(ch))

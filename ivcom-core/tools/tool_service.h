@@ -88,4 +88,19 @@ static inline int tool_serve_many(const struct tool_opts *o, struct ivcom_platfo
     return failed;
 }
 
+/* A server without --peer: open the platform, serve, and say how it went
+ * as the tool's exit status (1 if any client ended with an error). */
+static inline int tool_run_service(const struct tool_opts *o, tool_turn_fn turn,
+                                   const char *what)
+{
+    struct ivcom_platform *plat;
+    int err = ivcom_platform_open(o->platform, &plat), failed;
+
+    if (err)
+        tool_die(1, "platform: %s", ivcom_strerror(err));
+    failed = tool_serve_many(o, plat, turn, what);
+    ivcom_platform_close(plat);
+    return failed ? 1 : 0;
+}
+
 #endif
