@@ -24,7 +24,7 @@
  * Input: u8 flags (bit 0: the watch wait times out instead of firing;
  * bits 1-2: what an event-channel wait does when nothing is pending:
  * time out, -EINTR, report an event anyway, fail; bit 3: spins yield, as
- * on the sim), then ops (see run_op_of; bit 7 of an op byte picks the
+ * on the sim; bit 4: spin_us 10000 instead of 2), then ops (see run_op_of; bit 7 of an op byte picks the
  * end: 0 server, 1 client).
  *
  * Invariants: every call returns 0, a count or an -errno from its
@@ -116,6 +116,7 @@ static struct {
     int in_lib;                 /* calloc faults only hit the library */
     unsigned spin_at;           /* the on-wait action at this clock read */
     int no_order;               /* zero-copy writes: contents not checked */
+    unsigned spin_us;           /* of both ends, unless an op says 0 */
     /* the byte streams each direction carried, to check order */
     uint8_t s2c_next, c2s_next, s2c_seen, c2s_seen;
 } W;
@@ -724,7 +725,7 @@ static int timeout_for(const struct ivcom_chan *ch, unsigned sel)
 {
     int t = timeouts[sel & 3];
 
-    return t < 0 && ch->params.poll_only ? 50 : t;
+    return t < 0 && ch->params.poll_only ? 250 : t;
 }
 
 static int allowed_setup(int r)
@@ -767,7 +768,7 @@ static void do_listen(void)
     p.mode = a & 1 ? IVCOM_MODE_STREAM : IVCOM_MODE_MESSAGE;
     p.tx_order = (uint8_t)(12 + (a >> 1) % 3);
     p.rx_order = (uint8_t)(12 + (a >> 3) % 3);
-    p.spin_us = a & 0x20 ? 0 : 2;
+    p.spin_us = a & 0x20 ? 0 : W.spin_us;
     p.poll_only = (a & 0xc0) == 0xc0;
     if ((b & 0x18) == 0x18)
         p.tx_order = 30;        /* refused */
@@ -796,7 +797,7 @@ static void do_connect(void)
     W.lib_wrote_presence = 0;
     had_presence = find(PRESENCE) != NULL;
     ivcom_params_init(&p);
-    p.spin_us = a & 0x20 ? 0 : 2;
+    p.spin_us = a & 0x20 ? 0 : W.spin_us;
     p.poll_only = (a & 0xc0) == 0xc0;
     if (t < 0)
         t = 5;                  /* an offer that never comes would wait forever */
@@ -1116,6 +1117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     W.s[1].plat.domid = CLIENT_DOM;
     W.watch_times_out = flags & 1;
     W.wait_mode = (flags >> 1) & 3;
+    W.spin_us = flags & 16 ? 10000 : 2;
     while (fin_more(&in) && steps++ < 256)
         run_op(fin_u8(&in));
     /* Close what is open with every fault disarmed. */

@@ -1,9 +1,10 @@
 """Pick fuzz inputs that add line or branch coverage to the seed corpora.
 
-    python tests/py/fuzz/pick_seeds.py TARGET DIR... [--max N] [--write]
+    python tests/py/fuzz/pick_seeds.py TARGET DIR... [--max N] [--out D] [--write]
 
 Runs each input in DIR... (a libFuzzer working corpus, say) alone through
-the coverage build of TARGET (build/fuzz/cov/TARGET, `make fuzz-build`),
+the coverage build of TARGET (D/cov/TARGET, D = build/fuzz unless
+--out says otherwise; `make fuzz-build`),
 then picks greedily -- the input that covers the most lines and branches
 of the core (ring.c, chan*.c, xs_ring.c) not yet covered by the seeds
 already in tests/fuzz/corpus/TARGET or by an earlier pick, the smaller
@@ -27,7 +28,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
-OUT = ROOT / "build" / "fuzz"
+OUT = ROOT / "build" / "fuzz"     # --out
 CORPUS = ROOT / "tests" / "fuzz" / "corpus"
 CORE = ROOT / "ivcom-core" / "src"
 
@@ -49,20 +50,20 @@ def covered_files() -> list[str]:
         str(CORE / "ring.c"), str(CORE / "xs_ring.c")]
 
 
-def items_of(target: str, inputs: list[Path], tmp: Path) -> set[str]:
+def items_of(target: str, inputs: list[Path], tmp: Path, out: Path) -> set[str]:
     """Lines and branch outcomes of the core that these inputs reach."""
     raw = tmp / "p.profraw"
     data = tmp / "p.profdata"
     env = dict(os.environ, LLVM_PROFILE_FILE=str(raw))
     raw.unlink(missing_ok=True)
-    subprocess.run([str(OUT / "cov" / target), *map(str, inputs)], env=env,
+    subprocess.run([str(out / "cov" / target), *map(str, inputs)], env=env,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
                    timeout=600)
     if not raw.exists():
         return set()
     subprocess.run([PROFDATA, "merge", "-sparse", "-o", str(data), str(raw)], check=True)
     lcov = subprocess.run(
-        [COV, "export", "-format=lcov", str(OUT / "cov" / target),
+        [COV, "export", "-format=lcov", str(out / "cov" / target),
          f"-instr-profile={data}", *covered_files()],
         capture_output=True, text=True, check=True).stdout
     items: set[str] = set()
@@ -86,6 +87,7 @@ def main() -> int:
     ap.add_argument("target")
     ap.add_argument("dirs", nargs="+", type=Path)
     ap.add_argument("--max", type=int, default=40)
+    ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     seeds = sorted(p for p in (CORPUS / args.target).iterdir() if p.is_file())
@@ -93,11 +95,11 @@ def main() -> int:
                    key=lambda p: (p.stat().st_size, p.name))
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
-        have = items_of(args.target, seeds, tmp) if seeds else set()
+        have = items_of(args.target, seeds, tmp, args.out) if seeds else set()
         print(f"{args.target}: the {len(seeds)} seeds reach {len(have)} lines/branches")
         gain: dict[Path, set[str]] = {}
         for p in cands:
-            new = items_of(args.target, [p], tmp) - have
+            new = items_of(args.target, [p], tmp, args.out) - have
             if new:
                 gain[p] = new
         picks: list[Path] = []
