@@ -9,6 +9,9 @@ Channels (libivcom through ctypes, loaded on first use)::
         ch.send(b"ping")
         print(ch.recv())
 
+    with ivcom.Service.open("echo", allow=[2, 3]) as svc:   # many clients
+        ch = svc.accept(timeout=10)
+
 asyncio lives in :mod:`ivcom.aio`; its streams functions are here too:
 ``ivcom.open_connection`` and ``ivcom.start_server`` (imported lazily, so
 that ``import ivcom`` does not import asyncio).
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ivcom.channel import Channel, Platform, Reservation, Stats
+from ivcom.channel import Channel, PendingConnect, Platform, Reservation, Stats
 from ivcom.exceptions import (
     ChannelClosedError,
     InvalidArgumentError,
@@ -27,6 +30,7 @@ from ivcom.exceptions import (
     ProtocolError,
     StaleOfferError,
 )
+from ivcom.service import Service, ServiceStats
 
 if TYPE_CHECKING:
     from ivcom.aio import open_connection, start_server
@@ -39,9 +43,12 @@ __all__ = [
     "InvalidArgumentError",
     "MessageTooLargeError",
     "NotConnectedError",
+    "PendingConnect",
     "Platform",
     "ProtocolError",
     "Reservation",
+    "Service",
+    "ServiceStats",
     "StaleOfferError",
     "Stats",
     "open_connection",

@@ -42,6 +42,7 @@ NAME_MAX = 63
 DOMID_FIRST_RESERVED = 0x7FF0
 SPIN_US_MAX = 10_000_000
 INT_MAX = 2**31 - 1
+UINT_MAX = 2**32 - 1
 
 vp = ctypes.c_void_p
 sz = ctypes.c_size_t
@@ -72,6 +73,28 @@ class CStats(ctypes.Structure):
     ]
 
 
+class CServiceStats(ctypes.Structure):
+    """struct ivcom_service_stats."""
+
+    _fields_ = [
+        *((name, ctypes.c_uint64) for name in (
+            "requests", "accepted", "refused", "over_limit", "abandoned", "bad_requests",
+            "failed",
+        )),
+        ("pending", ctypes.c_uint32),
+    ]
+
+
+class Policy(ctypes.Structure):
+    """struct ivcom_policy (allow NULL: any domain; max_per_domain 0: 16)."""
+
+    _fields_ = [
+        ("allow", ctypes.POINTER(ctypes.c_int)),
+        ("nallow", ctypes.c_uint),
+        ("max_per_domain", ctypes.c_uint),
+    ]
+
+
 class LibIvcom(Protocol):
     """The functions of libivcom the API calls, as ctypes returns them.
 
@@ -88,6 +111,16 @@ class LibIvcom(Protocol):
     def ivcom_accept(self, ch: object, timeout_ms: int, /) -> int: ...
     def ivcom_connect(self, plat: object, name: bytes, server: int, params: object,
                       out: object, timeout_ms: int, /) -> int: ...
+    def ivcom_connect_start(self, plat: object, name: bytes, server: int, params: object,
+                            out: object, /) -> int: ...
+    def ivcom_connect_fd(self, ch: object, /) -> int: ...
+    def ivcom_connect_continue(self, ch: object, timeout_ms: int, /) -> int: ...
+    def ivcom_service_open(self, plat: object, name: bytes, params: object, policy: object,
+                           out: object, /) -> int: ...
+    def ivcom_service_fd(self, svc: object, /) -> int: ...
+    def ivcom_service_accept(self, svc: object, out: object, timeout_ms: int, /) -> int: ...
+    def ivcom_service_get_stats(self, svc: object, out: object, /) -> None: ...
+    def ivcom_service_close(self, svc: object, /) -> None: ...
     def ivcom_close(self, ch: object, /) -> None: ...
     def ivcom_fd(self, ch: object, /) -> int: ...
     def ivcom_ack(self, ch: object, /) -> int: ...
@@ -135,6 +168,14 @@ SIGNATURES: dict[str, tuple[type | None, list[type]]] = {
     "ivcom_listen": (ci, [vp, ctypes.c_char_p, ci, _PPARAMS, _PVP]),
     "ivcom_accept": (ci, [vp, ci]),
     "ivcom_connect": (ci, [vp, ctypes.c_char_p, ci, _PPARAMS, _PVP, ci]),
+    "ivcom_connect_start": (ci, [vp, ctypes.c_char_p, ci, _PPARAMS, _PVP]),
+    "ivcom_connect_fd": (ci, [vp]),
+    "ivcom_connect_continue": (ci, [vp, ci]),
+    "ivcom_service_open": (ci, [vp, ctypes.c_char_p, _PPARAMS, ctypes.POINTER(Policy), _PVP]),
+    "ivcom_service_fd": (ci, [vp]),
+    "ivcom_service_accept": (ci, [vp, _PVP, ci]),
+    "ivcom_service_get_stats": (None, [vp, ctypes.POINTER(CServiceStats)]),
+    "ivcom_service_close": (None, [vp]),
     "ivcom_close": (None, [vp]),
     "ivcom_fd": (ci, [vp]),
     "ivcom_ack": (ci, [vp]),

@@ -35,7 +35,7 @@ import time
 import weakref
 from dataclasses import dataclass, fields
 from types import TracebackType
-from typing import Final, Literal, Self
+from typing import Final, Literal, Protocol, Self
 
 from ivcom import _clib
 from ivcom.exceptions import MessageTooLargeError, closed_error, error_from
@@ -222,6 +222,13 @@ class _View:
 
 # ---- platform ---------------------------------------------------------------
 
+class _Member(Protocol):
+    """What a platform closes with itself: a channel, a connect under way,
+    a service."""
+
+    def close(self) -> None: ...
+
+
 class Platform:
     """An open libivcom platform: "sim", "xen-linux" (None: IVCOM_PLATFORM
     from the environment, else xen-linux when /dev/xen/evtchn exists, else
@@ -233,7 +240,7 @@ class Platform:
         self._lib = _clib.lib()
         self._h: ctypes.c_void_p | None = None
         self._lock = threading.Lock()
-        self._channels: weakref.WeakSet[Channel] = weakref.WeakSet()
+        self._channels: weakref.WeakSet[_Member] = weakref.WeakSet()
         self._nchan = 0
         self._close_pending = False
         h = ctypes.c_void_p()
@@ -262,12 +269,12 @@ class Platform:
     def closed(self) -> bool:
         return self._h is None or self._close_pending
 
-    def _adopt(self, ch: Channel) -> None:
+    def _adopt(self, ch: _Member) -> None:
         with self._lock:
             self._channels.add(ch)
             self._nchan += 1
 
-    def _forget(self, ch: Channel) -> None:
+    def _forget(self, ch: _Member) -> None:
         with self._lock:
             self._channels.discard(ch)
             self._nchan -= 1
@@ -281,9 +288,20 @@ class Platform:
         if h is not None:
             self._lib.ivcom_platform_close(h)
 
+    def _close_when_idle(self) -> None:
+        """Close once its last channel is closed (a service's own platform:
+        the channels it accepted outlive it)."""
+        if self._h is None:
+            return
+        self._close_pending = True
+        with self._lock:
+            idle = self._nchan == 0
+        if idle:
+            self._release()
+
     def close(self) -> None:
-        """Close every channel of this platform, then the platform.  A
-        second close does nothing."""
+        """Close every channel (and service) of this platform, then the
+        platform.  A second close does nothing."""
         if self._h is None:
             return
         self._close_pending = True
@@ -391,16 +409,25 @@ class Channel:
                                          ctypes.byref(h), ms)
             if rc < 0:
                 raise error_from(rc, name)
-            # The offer chose the mode and ivcom.h has no getter for it: a
-            # zero-byte stream read is 0 on a stream channel and -EINVAL on
-            # a message one, and touches nothing either way.
-            mode = (_clib.MODE_STREAM if plat._lib.ivcom_read(h, None, 0, 0) == 0
-                    else _clib.MODE_MESSAGE)
+            mode = _client_mode(plat._lib, h)
         except BaseException:
             if owns:
                 plat.close()
             raise
         return cls(h, plat, owns, name, False, mode)
+
+    @classmethod
+    def connect_start(cls, name: str, server: int, *, spin_us: int | None = None,
+                      poll_only: bool = False, platform: Platform | None = None
+                      ) -> PendingConnect:
+        """Begin connecting to channel `name` of domain `server` (a one-peer
+        offer or a service) and return at once, for an event loop: poll
+        the result's :meth:`~PendingConnect.fileno` and call its
+        :meth:`~PendingConnect.advance` until it gives the channel."""
+        cname = _check_name(name)
+        server = _check_domid(server, "server")
+        _check_params(None, None, spin_us, poll_only)
+        return PendingConnect(cname, server, spin_us, poll_only, platform)
 
     def accept(self, timeout: float | None = None) -> None:
         """Wait up to `timeout` seconds for the peer to connect (server)."""
@@ -828,6 +855,113 @@ class Channel:
         else:
             fn = "ivcom_stream_commit" if side == "tx" else "ivcom_stream_release"
             self._check(self._call(fn, n))
+
+
+def _client_mode(lib: _clib.LibIvcom, h: ctypes.c_void_p) -> int:
+    """A connected client's mode.  The offer chose it and ivcom.h has no
+    getter for it: a zero-byte stream read is 0 on a stream channel and
+    -EINVAL on a message one, and touches nothing either way."""
+    return _clib.MODE_STREAM if lib.ivcom_read(h, None, 0, 0) == 0 else _clib.MODE_MESSAGE
+
+
+class PendingConnect:
+    """A client channel being set up in steps (ivcom_connect_start /
+    ivcom_connect_continue), from :meth:`Channel.connect_start`.
+
+    :meth:`fileno` polls readable when XenStore may have news (wake-ups
+    may be spurious; the descriptor is the platform's XenStore watch, which
+    a service or another connect of the same platform shares).  Call
+    :meth:`advance` then: it returns the :class:`Channel` once connected,
+    None while it is not yet, and raises the error that ended the set-up
+    (this object is closed then).  :meth:`close` abandons it."""
+
+    def __init__(self, cname: bytes, server: int, spin_us: int | None, poll_only: bool,
+                 platform: Platform | None) -> None:
+        """Internal: use Channel.connect_start()."""
+        self._name = cname.decode()
+        self._h: ctypes.c_void_p | None = None
+        plat, owns = (platform, False) if platform is not None else (Platform(), True)
+        self._plat, self._owns = plat, owns
+        try:
+            params = _params(None, None, spin_us, poll_only)
+            h = ctypes.c_void_p()
+            rc = plat._lib.ivcom_connect_start(plat._handle(), cname, server, params,
+                                               ctypes.byref(h))
+            if rc < 0:
+                raise error_from(rc, self._name)
+        except BaseException:
+            if owns:
+                plat.close()
+            raise
+        self._h = h
+        plat._adopt(self)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def closed(self) -> bool:
+        return self._h is None
+
+    def fileno(self) -> int:
+        """A descriptor that polls readable when the set-up may advance."""
+        if self._h is None:
+            raise closed_error("connect")
+        fd = self._plat._lib.ivcom_connect_fd(self._h)
+        if fd < 0:
+            raise error_from(fd, self._name)
+        return fd
+
+    def advance(self, timeout: float | None = 0) -> Channel | None:
+        """Take the set-up as far as it goes, waiting up to timeout seconds
+        (default 0: not at all): the channel once connected, else None.
+        An error ends the set-up: this is closed and the error raised
+        (a wait that passes its timeout raises the library's reason, e.g.
+        TimeoutError or PermissionError)."""
+        ms = _clib.timeout_ms(timeout)
+        h = self._h
+        if h is None:
+            raise closed_error("connect")
+        lib = self._plat._lib
+        rc = lib.ivcom_connect_continue(h, ms)
+        if rc == EAGAIN and ms == 0:
+            return None
+        if rc < 0:
+            self.close()
+            raise error_from(rc, self._name)
+        try:
+            mode = _client_mode(lib, h)
+            ch = Channel(h, self._plat, self._owns, self._name, False, mode)
+        except BaseException:
+            self.close()
+            raise
+        self._h = None                  # the channel owns handle and platform now
+        self._plat._forget(self)
+        return ch
+
+    def close(self) -> None:
+        """Abandon the set-up.  A second close does nothing."""
+        h, self._h = self._h, None
+        if h is None:
+            return
+        self._plat._lib.ivcom_close(h)
+        self._plat._forget(self)
+        if self._owns:
+            self._plat.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+    def __repr__(self) -> str:
+        return f"<ivcom.PendingConnect {self._name!r} {'closed' if self.closed else 'open'}>"
 
 
 class Reservation:
