@@ -6,7 +6,8 @@ CORE    := $(MAKE) -C ivcom-core --no-print-directory
 JOBS    ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: all deps build core core-san guest test ctest pytest bench demo demo-sim fuzz clean
+.PHONY: all deps build core core-san guest test ctest pytest bench demo demo-sim fuzz clean \
+        install uninstall
 
 all: build
 
@@ -40,6 +41,12 @@ demo: build
 
 demo-sim: build
 	$(PY) -m ivcom demo --sim
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: libivcom (static, shared),
+# its headers and ivcom.pc, the tools and every man page (doc/man).  The
+# Python package and its commands: pip install .
+install uninstall:
+	@$(CORE) -j$(JOBS) O=$(BUILD)/core MAN_EXTRA="ivcom ivcom-trace" $@
 
 clean:
 	rm -rf $(BUILD)/core $(BUILD)/core-san $(BUILD)/guest
