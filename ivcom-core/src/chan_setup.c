@@ -412,9 +412,11 @@ static int connect_step(struct ivcom_chan *ch)
     return 0;
 
 out_failed:
+    /* Torn down: never -EAGAIN ("not yet") from here, whatever the
+     * platform said, so the caller cannot take it for progress. */
     ch->connecting = CONNECT_FAILED;
-    ch->broken = err;
-    return err;
+    ch->broken = err == -EAGAIN ? -EIO : err;
+    return ch->broken;
 }
 
 /* One watch over the server's data directory wakes the set-up for its
