@@ -8,18 +8,25 @@ loop (``loop.add_reader(ch.fileno())``), sleeps until the peer's event
 makes it readable, acknowledges it (``ivcom_ack``) and tries again.  No
 thread polls and nothing sleeps on a timer.
 
-One exception: :func:`connect` waits for the server's offer in XenStore,
-and libivcom gives no descriptor for that wait; it runs the blocking
-``ivcom_connect`` in the loop's default executor (a worker thread blocked
-in a XenStore watch, in slices so that a cancelled connect ends soon).
+Set-up waits on XenStore the same way: :func:`connect` starts the set-up
+(``ivcom_connect_start``) and advances it (``ivcom_connect_continue`` with
+timeout 0) whenever the platform's XenStore watch descriptor
+(``ivcom_connect_fd``) polls readable; a service's :meth:`AsyncService.accept`
+calls ``ivcom_service_accept`` with timeout 0 whenever the service's
+descriptor (the same watch) polls readable.  A platform's watch descriptor
+may serve a service and several connects at once: each readable event
+wakes all of them (a wake-up may be spurious: they look and wait again).
 
 Channels::
 
-    ch = ivcom.aio.listen("echo", peer=2)        # server
+    ch = ivcom.aio.listen("echo", peer=2)        # server for one peer
     await ch.accept()
     await ch.send(await ch.recv())
 
-    ch = await ivcom.aio.connect("echo", server=1)   # client
+    svc = ivcom.aio.open_service("echo", allow=[2, 3])   # server for many
+    ch = await svc.accept()                       # ch.peer_domid: who came
+
+    ch = await ivcom.aio.connect("echo", server=1)   # client (of either)
     await ch.send(b"ping")
 
 Streams (asyncio.StreamReader and a StreamWriter-like writer)::
@@ -31,25 +38,23 @@ Streams (asyncio.StreamReader and a StreamWriter-like writer)::
     writer.close()
     await writer.wait_closed()
 
-    server = await ivcom.start_server(handler, "echo", peer=2)
-    async with server:
+    server = await ivcom.start_server(handler, "echo")   # a service: any
+    async with server:                                    # client, many at once
         await server.serve_forever()
 
 Timeouts: wrap a call in ``asyncio.timeout()``; cancelling a wait leaves
-the channel usable.  A channel belongs to one event loop.
+the channel usable (a cancelled connect closes what it set up).  A channel
+or service belongs to one event loop.  No thread is started, ever.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import ctypes
-import errno
 import inspect
-import threading
-import time
-from collections.abc import Awaitable, Callable
+import select
+from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -69,11 +74,96 @@ from ivcom.channel import (
     destination,
     source,
 )
-from ivcom.exceptions import ChannelClosedError, closed_error
+from ivcom.exceptions import ChannelClosedError, closed_error, error_from
+from ivcom.service import Service, ServiceStats
 
 T = TypeVar("T")
 
-CONNECT_SLICE = 0.5     # seconds a connect blocks its worker before it looks for a cancel
+# The last look of a connect whose timeout= passed: a wait this long makes
+# ivcom_connect_continue say what held the set-up up (the reason of a
+# timeout 0 call is only -EAGAIN).
+CONNECT_LAST_LOOK = 0.001
+
+
+# ---- descriptors several objects wait on ----------------------------------------
+
+# Futures waiting for a descriptor to poll readable, by (event loop,
+# descriptor): several per descriptor, as a platform's XenStore watch
+# serves its service and its connects under way while loop.add_reader
+# keeps one callback per descriptor.  A readable descriptor wakes all its
+# waiters and leaves the selector until one waits again; an entry goes
+# with its last waiter.
+_fd_waiters: dict[tuple[asyncio.AbstractEventLoop, int], set[asyncio.Future[None]]] = {}
+
+
+def _arm(loop: asyncio.AbstractEventLoop, fd: int) -> asyncio.Future[None]:
+    fut: asyncio.Future[None] = loop.create_future()
+    waiters = _fd_waiters.get((loop, fd))
+    if waiters is None:
+        waiters = _fd_waiters[loop, fd] = set()
+        loop.add_reader(fd, _fd_ready, loop, fd)
+    waiters.add(fut)
+    return fut
+
+
+def _drop(loop: asyncio.AbstractEventLoop, fd: int, fut: asyncio.Future[None]) -> None:
+    """Forget a waiter (at once: the descriptor may be closed next)."""
+    waiters = _fd_waiters.get((loop, fd))
+    if waiters is not None and fut in waiters:
+        waiters.discard(fut)
+        if not waiters:
+            del _fd_waiters[loop, fd]
+            loop.remove_reader(fd)
+
+
+def _fd_ready(loop: asyncio.AbstractEventLoop, fd: int) -> None:
+    waiters = _fd_waiters.pop((loop, fd), set())
+    loop.remove_reader(fd)
+    for fut in waiters:
+        if not fut.done():
+            fut.set_result(None)
+
+
+def _draining(loop: asyncio.AbstractEventLoop, fd: int, call: Callable[[], T]) -> T:
+    """call() -- an ivcom_connect_continue or ivcom_service_accept, which
+    begin by draining the platform's whole queue of watch events.  Events
+    pending on fd then may have been another waiter's, one that looked at
+    XenStore before they came and now waits on fd: wake them all to look
+    again (a waiter that finds fd quiet drains nothing and wakes nobody)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    pending = bool(poller.poll(0))
+    try:
+        return call()
+    finally:
+        if pending and (loop, fd) in _fd_waiters:
+            _fd_ready(loop, fd)
+
+
+async def _readable(fd: int, mine: set[asyncio.Future[None]]) -> None:
+    """Wait until fd polls readable; the waiter is in `mine` meanwhile
+    (see _abandon)."""
+    loop = asyncio.get_running_loop()
+    fut = _arm(loop, fd)
+    mine.add(fut)
+    try:
+        await fut
+    finally:
+        mine.discard(fut)
+        _drop(loop, fd, fut)
+
+
+def _abandon(loop: asyncio.AbstractEventLoop | None, fd: int,
+             mine: set[asyncio.Future[None]], what: str) -> None:
+    """The object behind fd closes: its waiters leave the selector now and
+    get ChannelClosedError."""
+    if loop is None:
+        return
+    for fut in list(mine):
+        mine.discard(fut)
+        _drop(loop, fd, fut)
+        if not fut.done():
+            fut.set_exception(closed_error(what))
 
 
 class AsyncChannel:
@@ -392,77 +482,116 @@ def listen(name: str, peer: int, *, mode: Mode = "message",
 async def connect(name: str, server: int, *, timeout: float | None = None,
                   spin_us: int | None = None, poll_only: bool = False,
                   platform: Platform | None = None) -> AsyncChannel:
-    """Connect to channel `name` of domain `server`, waiting up to timeout
-    seconds (None: forever) for its offer."""
-    _check_name(name)
-    _check_domid(server, "server")
-    _check_params(None, None, spin_us, poll_only)
+    """Connect to channel `name` of domain `server` (a one-peer offer or a
+    service), waiting up to timeout seconds (None: forever) for it.
+
+    The set-up advances in this event loop whenever XenStore has news for
+    it (no thread).  When timeout passes, one last look of a millisecond
+    tells why the set-up could not finish, as Channel.connect's error does
+    (TimeoutError: nothing came; PermissionError: an offer for another
+    domain; OSError EBUSY: taken).  A connect cancelled, or ended by an
+    error, closes what it set up."""
     ms = _clib.timeout_ms(timeout)
-    deadline = None if ms < 0 else time.monotonic() + ms / 1000
-    cancelled = threading.Event()
-
-    def work() -> Channel | None:
-        # One connect per (name, server) at a time in this process: two
-        # overlapping ivcom_connect()s of one domain to one offer disturb
-        # each other's XenStore nodes (a cancelled connect's worker may
-        # still be in its last slice).
-        with _connect_lock(name, server):
-            return attempts()
-
-    def attempts() -> Channel | None:
-        while True:
-            left = CONNECT_SLICE if deadline is None else deadline - time.monotonic()
-            try:
-                return Channel.connect(name, server, timeout=max(0.0, min(left, CONNECT_SLICE)),
-                                       spin_us=spin_us, poll_only=poll_only, platform=platform)
-            except OSError as exc:
-                # As ivcom_connect's own wait: no offer yet, one not (yet)
-                # readable by us, or one taken: look again until the deadline.
-                retry = exc.errno in (errno.ETIMEDOUT, errno.EACCES, errno.EBUSY)
-                if not retry or cancelled.is_set() or (
-                        deadline is not None and time.monotonic() >= deadline):
-                    if cancelled.is_set():
-                        return None
-                    raise
-
-    cfut = _connect_executor().submit(work)
+    pending = Channel.connect_start(name, server, spin_us=spin_us, poll_only=poll_only,
+                                    platform=platform)
+    loop = asyncio.get_running_loop()
+    deadline = None if ms < 0 else loop.time() + ms / 1000
+    mine: set[asyncio.Future[None]] = set()
     try:
-        ch = await asyncio.wrap_future(cfut)
-    except asyncio.CancelledError:
-        cancelled.set()
-        cfut.add_done_callback(_close_result)
+        fd = pending.fileno()
+        while True:
+            ch = _draining(loop, fd, pending.advance)
+            if ch is not None:
+                return AsyncChannel(ch)
+            if deadline is not None and loop.time() >= deadline:
+                if ms == 0:
+                    raise error_from(EAGAIN, name)
+                ch = _draining(loop, fd, lambda: pending.advance(CONNECT_LAST_LOOK))
+                assert ch is not None       # a wait ends connected or raises
+                return AsyncChannel(ch)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await _readable(fd, mine)
+            except TimeoutError:
+                pass                        # the deadline: looked at above
+    except BaseException:
+        pending.close()
         raise
-    assert ch is not None
-    return AsyncChannel(ch)
 
 
-_executor: concurrent.futures.ThreadPoolExecutor | None = None
-_executor_lock = threading.Lock()
+# ---- services ----------------------------------------------------------------
+
+class AsyncService:
+    """An asyncio face of a :class:`ivcom.Service` (``.service``):
+    ``await svc.accept()`` answers requests whenever the service's
+    descriptor polls readable."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._fd = -1
+        self._waiters: set[asyncio.Future[None]] = set()
+
+    @property
+    def name(self) -> str:
+        return self.service.name
+
+    @property
+    def mode(self) -> Mode:
+        return self.service.mode
+
+    @property
+    def closed(self) -> bool:
+        return self.service.closed
+
+    def fileno(self) -> int:
+        return self.service.fileno()
+
+    def stats(self) -> ServiceStats:
+        return self.service.stats()
+
+    def __repr__(self) -> str:
+        return f"<ivcom.aio.AsyncService of {self.service!r}>"
+
+    async def accept(self) -> AsyncChannel:
+        """The next client's channel (``peer_domid``: its domain).
+        Cancelling the wait loses no client."""
+        svc = self.service
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._fd = svc.fileno()
+            self._loop = loop
+        elif self._loop is not loop:
+            raise RuntimeError(f"{self!r} is used from a second event loop")
+        while True:
+            ch = _draining(loop, self._fd, lambda: svc._accept(0))
+            if ch is not None:
+                return AsyncChannel(ch)
+            await _readable(self._fd, self._waiters)
+
+    def close(self) -> None:
+        """Stop taking clients (accepted channels stay open); a waiting
+        accept gets ChannelClosedError."""
+        _abandon(self._loop, self._fd, self._waiters, "service")
+        self.service.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self.close()
 
 
-def _connect_executor() -> concurrent.futures.ThreadPoolExecutor:
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            _executor = concurrent.futures.ThreadPoolExecutor(
-                max_workers=4, thread_name_prefix="ivcom-connect")
-        return _executor
-
-
-_connect_locks: dict[tuple[str, int], threading.Lock] = {}
-
-
-def _connect_lock(name: str, server: int) -> threading.Lock:
-    with _executor_lock:
-        return _connect_locks.setdefault((name, server), threading.Lock())
-
-
-def _close_result(fut: concurrent.futures.Future[Channel | None]) -> None:
-    """A connect whose awaiter was cancelled: close what it made."""
-    if not fut.cancelled() and fut.exception() is None:
-        ch = fut.result()
-        if ch is not None:
-            ch.close()
+def open_service(name: str, *, allow: Iterable[int] | None = None, max_per_domain: int = 0,
+                 mode: Mode = "message", ring_order: int | tuple[int, int] = 16,
+                 spin_us: int | None = None, poll_only: bool = False,
+                 platform: Platform | None = None) -> AsyncService:
+    """Publish service `name` (see Service.open; returns at once); then
+    ``await svc.accept()`` for each client."""
+    return AsyncService(Service.open(name, allow=allow, max_per_domain=max_per_domain,
+                                     mode=mode, ring_order=ring_order, spin_us=spin_us,
+                                     poll_only=poll_only, platform=platform))
 
 
 # ---- streams -----------------------------------------------------------------
@@ -647,59 +776,99 @@ Handler = Callable[[asyncio.StreamReader, ChannelStreamWriter], Awaitable[None] 
 
 
 class Server:
-    """What start_server returns: it offers the channel, runs the handler
-    for the peer that connects, closes the channel when the handler
-    returns, and offers it again, until close()."""
+    """What start_server returns.  A service (no peer given) takes every
+    allowed client and runs the handler for each in a task of its own,
+    many at once.  A one-peer server (peer given) offers the channel,
+    runs the handler for the peer that connects, closes the channel when
+    the handler returns, and offers it again.  Either way until close(),
+    which also ends the connections under way (their handlers are
+    cancelled)."""
 
-    def __init__(self, handler: Handler, name: str, peer: int, limit: int,
-                 listen_kw: dict[str, Any]) -> None:
+    def __init__(self, handler: Handler, name: str, limit: int, *,
+                 service: AsyncService | None = None, peer: int | None = None,
+                 listen_kw: dict[str, Any] | None = None) -> None:
         self._handler = handler
         self._name = name
-        self._peer = peer
         self._limit = limit
-        self._kw = listen_kw
+        self._service = service
+        self._peer = peer
+        self._kw = listen_kw or {}
         self._task: asyncio.Task[None] | None = None
-        self._current: AsyncChannel | None = None
+        self._conns: set[asyncio.Task[None]] = set()
         self._ready = asyncio.Event()
 
-    def _start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._serve())
+    @property
+    def service(self) -> AsyncService | None:
+        """The service (None for a one-peer server): its stats(), ..."""
+        return self._service
 
-    async def _serve(self) -> None:
+    def _start(self) -> None:
         loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._serve_service() if self._service is not None
+                                      else self._serve_peer())
+
+    def _report(self, message: str, exc: BaseException) -> None:
+        asyncio.get_running_loop().call_exception_handler({
+            "message": f"ivcom server {self._name!r}: {message}",
+            "exception": exc,
+        })
+
+    async def _connection(self, ach: AsyncChannel) -> None:
+        """Run the handler over one connection; close it afterwards."""
+        try:
+            reader, writer = _streams(ach, self._limit)
+            try:
+                res = self._handler(reader, writer)
+                if inspect.isawaitable(res):
+                    await res
+            except Exception as exc:
+                self._report("unhandled exception in the client handler", exc)
+            writer.close()
+            await writer.wait_closed()
+        except (ConnectionError, ChannelClosedError) as exc:
+            self._report("connection ended", exc)
+        finally:
+            ach.close()
+
+    async def _serve_service(self) -> None:
+        svc = self._service
+        assert svc is not None
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                ach = await svc.accept()
+                task = loop.create_task(self._connection(ach))
+                self._conns.add(task)
+                task.add_done_callback(self._conns.discard)
+        finally:
+            svc.close()
+            conns = list(self._conns)
+            for task in conns:
+                task.cancel()
+            if conns:
+                await asyncio.gather(*conns, return_exceptions=True)
+
+    async def _serve_peer(self) -> None:
+        assert self._peer is not None
         while True:
             ach = listen(self._name, self._peer, **self._kw)
-            self._current = ach
             self._ready.set()
             try:
                 await ach.accept()
-                reader, writer = _streams(ach, self._limit)
-                try:
-                    res = self._handler(reader, writer)
-                    if inspect.isawaitable(res):
-                        await res
-                except Exception as exc:
-                    loop.call_exception_handler({
-                        "message": f"ivcom server {self._name!r}: unhandled exception in "
-                                   "the client handler",
-                        "exception": exc,
-                    })
-                writer.close()
-                await writer.wait_closed()
             except (ConnectionError, ChannelClosedError) as exc:
-                loop.call_exception_handler({
-                    "message": f"ivcom server {self._name!r}: connection ended",
-                    "exception": exc,
-                })
-            finally:
-                self._current = None
+                self._report("connection ended", exc)
                 ach.close()
+                continue
+            except BaseException:
+                ach.close()
+                raise
+            await self._connection(ach)
 
     def is_serving(self) -> bool:
         return self._task is not None and not self._task.done()
 
     def close(self) -> None:
-        """Stop offering the channel and end the current connection."""
+        """Stop taking clients and end the connections under way."""
         if self._task is not None:
             self._task.cancel()
 
@@ -721,19 +890,33 @@ class Server:
         await self.wait_closed()
 
 
-async def start_server(handler: Handler, name: str, peer: int, *, mode: Mode = "stream",
-                       ring_order: int | tuple[int, int] = 16, spin_us: int | None = None,
-                       poll_only: bool = False, platform: Platform | None = None,
-                       limit: int = STREAM_LIMIT) -> Server:
-    """Offer channel `name` to domain `peer` and call handler(reader,
-    writer) (a coroutine function or a plain one) for each connection, as
-    asyncio.start_server does.  The offer is up when this returns."""
+async def start_server(handler: Handler, name: str, peer: int | None = None, *,
+                       allow: Iterable[int] | None = None, max_per_domain: int = 0,
+                       mode: Mode = "stream", ring_order: int | tuple[int, int] = 16,
+                       spin_us: int | None = None, poll_only: bool = False,
+                       platform: Platform | None = None, limit: int = STREAM_LIMIT) -> Server:
+    """Serve channel `name` and call handler(reader, writer) (a coroutine
+    function or a plain one) for each connection, as asyncio.start_server
+    does.  Without `peer`: a service (see Service.open: `allow`,
+    `max_per_domain`), many clients at once, each handler in a task of its
+    own.  With `peer`: a one-peer offer to that domain, one connection at
+    a time (offered again when the handler returns).  The service or the
+    offer is up when this returns."""
     _check_name(name)
-    _check_domid(peer, "peer")
     _check_params(mode, ring_order, spin_us, poll_only)
-    server = Server(handler, name, peer, limit,
-                    {"mode": mode, "ring_order": ring_order, "spin_us": spin_us,
-                     "poll_only": poll_only, "platform": platform})
+    if peer is None:
+        svc = open_service(name, allow=allow, max_per_domain=max_per_domain, mode=mode,
+                           ring_order=ring_order, spin_us=spin_us, poll_only=poll_only,
+                           platform=platform)
+        server = Server(handler, name, limit, service=svc)
+        server._start()
+        return server
+    if allow is not None or max_per_domain:
+        raise TypeError("allow and max_per_domain are a service's: give no peer")
+    _check_domid(peer, "peer")
+    server = Server(handler, name, limit, peer=peer,
+                    listen_kw={"mode": mode, "ring_order": ring_order, "spin_us": spin_us,
+                               "poll_only": poll_only, "platform": platform})
     server._start()
     assert server._task is not None
     ready = asyncio.ensure_future(server._ready.wait())
