@@ -35,6 +35,22 @@ class Doms:
         self.procs.append(p)
         return p
 
+    def spawn_tool(self, tool: str, *args: object, domid: int) -> subprocess.Popen[str]:
+        """Run one of the C tools (build/core/bin) as domain `domid`."""
+        env = {**os.environ, **self.sim.domain_env(domid)}
+        p = subprocess.Popen([str(simmod.build_dir() / "bin" / tool), *map(str, args)], env=env,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        self.procs.append(p)
+        return p
+
+    @staticmethod
+    def fresh(n: int = 3) -> list[int]:
+        """n more domain ids of this test's own (n <= 3)."""
+        assert n <= 3
+        base = next(NEXT)
+        return [base + i for i in range(n)]
+
     @contextmanager
     def holding(self, domid: int | None = None) -> Iterator[None]:
         """Keep a domain in existence (an offer may name only a live one)."""

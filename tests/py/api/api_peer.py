@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import errno
 import hashlib
 import random
 import struct
 import sys
+import time
 
 import ivcom
 import ivcom.aio
@@ -99,6 +101,21 @@ def third(name: str, server: int) -> None:
     raise AssertionError("a third domain connected")
 
 
+def refused(name: str, server: int, errname: str) -> None:
+    """Connect to a service that must turn us down at once with ERRNAME
+    (EACCES: outside its policy; EBUSY: over its per-domain limit)."""
+    t0 = time.monotonic()
+    try:
+        ivcom.Channel.connect(name, server, timeout=20)
+    except OSError as exc:
+        took = time.monotonic() - t0
+        assert exc.errno == getattr(errno, errname), exc
+        assert took < 10, f"turned down only after {took:.1f} s"
+        print(f"ok refused errno={exc.errno} {type(exc).__name__}")
+        return
+    raise AssertionError("connected")
+
+
 def hostile(name: str, server: int) -> None:
     """A lying client: a record header whose length exceeds the ring,
     written where the real header of a reserved message lies, and
@@ -174,7 +191,7 @@ def stream_server(name: str, client: int, size: str) -> None:
 
 
 ROLES = {f.__name__.replace("_", "-"): f for f in (
-    echo, sender, stream_source, stream_sink, hold, third, hostile, aio_echo, lines,
+    echo, sender, stream_source, stream_sink, hold, third, refused, hostile, aio_echo, lines,
     stream_server)}
 
 

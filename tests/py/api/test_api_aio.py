@@ -12,6 +12,7 @@ import ivcom.aio
 import pytest
 from api_helpers import Doms, finish, first_line
 from api_peer import pattern
+from ivcom import _clib
 
 
 def run(doms: Doms, coro: object) -> object:
@@ -269,5 +270,62 @@ def test_connect_waits_for_the_offer_and_cancels(doms: Doms) -> None:
                     line += await ch.read(100)
                 assert line == hashlib.sha256(b"abc").hexdigest().encode() + b"\n"
             await asyncio.to_thread(finish, p)
+
+    run(doms, main())
+
+
+def test_connect_timeout_and_cancel_close_what_they_set_up(
+        doms: Doms, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No thread, nothing left open, nothing left in the selector: a
+    connect ended by asyncio.timeout, wait_for, cancel() or its own
+    timeout= closes its half-made channel."""
+    lib = _clib.lib()
+    real_close = lib.ivcom_close
+    closed: list[object] = []
+
+    def spy_close(h: object) -> None:
+        closed.append(h)
+        real_close(h)
+
+    monkeypatch.setattr(lib, "ivcom_close", spy_close)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        threads = threading.active_count()
+        with ivcom.Platform() as plat:
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.2):
+                    await ivcom.aio.connect("nobody", doms.peer, platform=plat)
+            assert len(closed) == 1 and plat._nchan == 0
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(ivcom.aio.connect("nobody", doms.peer, platform=plat),
+                                       0.2)
+            assert len(closed) == 2 and plat._nchan == 0
+            task = asyncio.ensure_future(ivcom.aio.connect("nobody", doms.peer, timeout=30,
+                                                           platform=plat))
+            await asyncio.sleep(0.2)
+            assert not task.done() and plat._nchan == 1
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert len(closed) == 3 and plat._nchan == 0
+            # its own timeout: the library's reason, as the sync connect's
+            # (nothing under the peer's data directory we may read: EACCES)
+            with pytest.raises(OSError) as sync_err:
+                ivcom.Channel.connect("nobody", doms.peer, timeout=0.2, platform=plat)
+            with pytest.raises(OSError) as ei:
+                await ivcom.aio.connect("nobody", doms.peer, timeout=0.2, platform=plat)
+            assert type(ei.value) is type(sync_err.value)
+            assert ei.value.errno == sync_err.value.errno in (errno.ETIMEDOUT, errno.EACCES)
+            with pytest.raises(BlockingIOError):
+                await ivcom.aio.connect("nobody", doms.peer, timeout=0, platform=plat)
+            assert len(closed) == 5 and plat._nchan == 0
+            assert not plat.closed
+        # a connect that owns its platform closes that too
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(ivcom.aio.connect("nobody", doms.peer), 0.2)
+        assert len(closed) == 6
+        assert threading.active_count() == threads      # no helper thread
+        assert not [k for k in ivcom.aio._fd_waiters if k[0] is loop]   # none registered
 
     run(doms, main())
