@@ -716,8 +716,14 @@ static int sim_evtchn_fd(struct ivcom_evtchn *ev)
         int r_;                                                 \
         pthread_mutex_lock(&p_->xs_lock);                       \
         r_ = (expr);                                            \
-        if (p_->xs.ev_count && p_->watch_efd >= 0)              \
-            (void)eventfd_write(p_->watch_efd, 1);              \
+        /* A call stops reading at its own reply, and the kick  \
+         * for an event right behind it may be consumed already: \
+         * read what is there, so the fd cannot miss it. */      \
+        if (p_->watch_efd >= 0) {                               \
+            (void)ivcom_xs_wait_event(&p_->xs, 0);              \
+            if (p_->xs.ev_count)                                \
+                (void)eventfd_write(p_->watch_efd, 1);          \
+        }                                                       \
         pthread_mutex_unlock(&p_->xs_lock);                     \
         r_;                                                     \
     })

@@ -246,7 +246,9 @@ int ivcom_xs_read_offer(struct ivcom_chan *ch, int server_domid, uint32_t *ctrl_
         (err = presence_path(ch, ch->plat->domid, server_domid)) ||
         (err = node(state_path, sizeof(state_path), ch->xs_dir, "state")))
         return err;
-    watching = ops->xs_watch(ch->plat, state_path, "ivcom-offer") == 0;
+    /* A look without waiting (the stepwise connect, which holds a watch
+     * of its own) registers none: each registration fires at once. */
+    watching = timeout_ms != 0 && ops->xs_watch(ch->plat, state_path, "ivcom-offer") == 0;
     for (;;) {
         uint64_t now;
 
