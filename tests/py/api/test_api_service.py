@@ -15,16 +15,6 @@ import ivcom.aio
 import pytest
 from api_helpers import Doms, finish
 
-# The sim's XenStore client can leave a watch event unread in the ring
-# with no kick pending (xs_ring.c request() stops pumping at its reply,
-# after plat_sim.c ring_wait() has eaten every kick): the watch descriptor
-# then stays quiet and a descriptor-driven set-up waits until the next
-# event (the offer's 10 s withdrawal).  The blocking calls recover at their
-# next slice; asyncio, driven by the descriptor alone, does not.
-SIM_LOST_WAKEUP = pytest.mark.xfail(
-    strict=False, reason="sim XenStore transport: a watch event left unread in the ring "
-    "with no kick pending (lost wake-up of ivcom_connect_fd/ivcom_service_fd)")
-
 
 def test_sync_service_serves_three_domains_at_once(doms: Doms) -> None:
     clients = doms.fresh(3)
@@ -119,7 +109,6 @@ def test_service_arguments() -> None:
         asyncio.run(ivcom.start_server(lambda r, w: None, "x", 3, allow=[3]))
 
 
-@SIM_LOST_WAKEUP
 def test_aio_start_server_serves_three_at_once(doms: Doms) -> None:
     """start_server without a peer: a service; the handlers wait for each
     other, so the three clients must be served at the same time."""
@@ -160,7 +149,6 @@ def test_aio_start_server_serves_three_at_once(doms: Doms) -> None:
     asyncio.run(asyncio.wait_for(main(), 60))
 
 
-@SIM_LOST_WAKEUP
 def test_aio_service_accept_and_connect_to_a_service(doms: Doms) -> None:
     """An AsyncService here with accept() cancelled and closed; then
     aio.connect to a C service (ivcom-pingpong without -p) in the peer."""
@@ -195,7 +183,6 @@ def test_aio_service_accept_and_connect_to_a_service(doms: Doms) -> None:
         asyncio.run(asyncio.wait_for(main(), 60))
 
 
-@SIM_LOST_WAKEUP
 def test_aio_connects_sharing_a_platform_watch(doms: Doms) -> None:
     """Two connects on one platform wait on its one XenStore watch
     descriptor at once; the services they wait for (in two domains: on the
