@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ivcom.channel import Channel, PendingConnect, Platform, Reservation, Stats
+from ivcom.channel import Channel, PendingConnect, Stats
 from ivcom.exceptions import (
     ChannelClosedError,
     InvalidArgumentError,
@@ -30,7 +30,9 @@ from ivcom.exceptions import (
     ProtocolError,
     StaleOfferError,
 )
+from ivcom.platform import Platform
 from ivcom.service import Service, ServiceStats
+from ivcom.zerocopy import Reservation
 
 if TYPE_CHECKING:
     from ivcom.aio import open_connection, start_server

@@ -28,27 +28,26 @@ open when the service closes.
 from __future__ import annotations
 
 import ctypes
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
-from types import TracebackType
 from typing import Self
 
 from ivcom import _clib
-from ivcom.channel import (
+from ivcom._args import (
     _MODE_NAMES,
     _MODES,
     EAGAIN,
-    Channel,
     Mode,
-    Platform,
     _check_domid,
     _check_int,
     _check_name,
     _check_params,
     _params,
 )
-from ivcom.exceptions import closed_error, error_from
+from ivcom._handle import _Handle
+from ivcom.channel import Channel
+from ivcom.exceptions import error_from
+from ivcom.platform import Platform, owned
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +85,7 @@ def _policy(allow: Iterable[int] | None, max_per_domain: object
     return pol, arr
 
 
-class Service:
+class Service(_Handle):
     """A published service.  Make one with :meth:`open`; take clients with
     :meth:`accept`; use it as a context manager or call :meth:`close`.
 
@@ -94,19 +93,19 @@ class Service:
     once; a :meth:`close` from another thread while :meth:`accept` blocks
     takes effect when that call returns."""
 
+    _what = "service"
+
     def __init__(self, handle: ctypes.c_void_p, platform: Platform, owns_platform: bool,
                  name: str, mode: int) -> None:
         """Internal: use open()."""
-        self._lib = platform._lib
-        self._h: ctypes.c_void_p | None = handle
-        self._plat = platform
-        self._owns_plat = owns_platform
-        self._name = name
+        super().__init__(handle, platform, owns_platform, name)
         self._mode = mode
-        self._lock = threading.Lock()
-        self._busy = 0
-        self._close_pending = False
-        platform._adopt(self)
+
+    def _free(self, h: ctypes.c_void_p) -> None:
+        self._lib.ivcom_service_close(h)
+
+    def _release_platform(self) -> None:
+        self._plat._close_when_idle()   # after the last accepted channel
 
     @classmethod
     def open(cls, name: str, *, allow: Iterable[int] | None = None, max_per_domain: int = 0,
@@ -121,8 +120,7 @@ class Service:
         cname = _check_name(name)
         _check_params(mode, ring_order, spin_us, poll_only)
         policy, keep = _policy(allow, max_per_domain)
-        plat, owns = (platform, False) if platform is not None else (Platform(), True)
-        try:
+        with owned(platform) as (plat, owns):
             params = _params(mode, ring_order, spin_us, poll_only)
             h = ctypes.c_void_p()
             rc = plat._lib.ivcom_service_open(plat._handle(), cname, params,
@@ -130,10 +128,6 @@ class Service:
             del keep                    # the library copied the list
             if rc < 0:
                 raise error_from(rc, name)
-        except BaseException:
-            if owns:
-                plat.close()
-            raise
         return cls(h, plat, owns, name, _MODES[mode])
 
     # -- clients --
@@ -152,11 +146,7 @@ class Service:
     def _accept(self, ms: int) -> Channel | None:
         """One ivcom_service_accept: the channel, or None on -EAGAIN (ms 0)."""
         out = ctypes.c_void_p()
-        h = self._enter()
-        try:
-            rc = self._lib.ivcom_service_accept(h, ctypes.byref(out), ms)
-        finally:
-            self._leave()
+        rc = self._call("ivcom_service_accept", ctypes.byref(out), ms)
         if rc == EAGAIN and ms == 0:
             return None
         if rc < 0:
@@ -173,94 +163,24 @@ class Service:
         """A descriptor that polls readable when a client may be waiting:
         then call ``accept(timeout=0)``.  It is the platform's XenStore
         watch: a connect under way on the same platform shares it."""
-        h = self._enter()
-        try:
-            fd = self._lib.ivcom_service_fd(h)
-        finally:
-            self._leave()
-        if fd < 0:
-            raise error_from(fd, self._name)
-        return fd
+        return self._check(self._call("ivcom_service_fd"))
 
     def stats(self) -> ServiceStats:
         st = _clib.CServiceStats()
-        h = self._enter()
-        try:
-            self._lib.ivcom_service_get_stats(h, ctypes.byref(st))
-        finally:
-            self._leave()
+        self._call("ivcom_service_get_stats", ctypes.byref(st))
         return ServiceStats(**{f.name: getattr(st, f.name) for f in fields(ServiceStats)})
 
     # -- what it tells --
 
     @property
-    def name(self) -> str:
-        return self._name
-
-    @property
     def mode(self) -> Mode:
         return _MODE_NAMES[self._mode]
-
-    @property
-    def platform(self) -> Platform:
-        return self._plat
-
-    @property
-    def closed(self) -> bool:
-        return self._h is None or self._close_pending
-
-    # -- lifetime --
-
-    def _enter(self) -> ctypes.c_void_p:
-        with self._lock:
-            h = self._h
-            if h is None or self._close_pending:
-                raise closed_error("service")
-            self._busy += 1
-            return h
-
-    def _leave(self) -> None:
-        with self._lock:
-            self._busy -= 1
-            last = self._busy == 0 and self._close_pending
-        if last:
-            self._destroy()
-
-    def _destroy(self) -> None:
-        with self._lock:
-            h, self._h = self._h, None
-        if h is None:
-            return
-        self._lib.ivcom_service_close(h)
-        self._plat._forget(self)
-        if self._owns_plat:
-            self._plat._close_when_idle()   # after the last accepted channel
 
     def close(self) -> None:
         """Stop taking clients (the service's name goes from XenStore;
         clients offered a channel but not yet accepted lose it).  Accepted
         channels stay open.  A second close does nothing."""
-        with self._lock:
-            if self._h is None or self._close_pending:
-                return
-            self._close_pending = True
-            busy = self._busy > 0
-        if not busy:
-            self._destroy()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            if self._h is not None:
-                self.close()
-        except Exception:
-            pass
+        super().close()
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
