@@ -401,6 +401,17 @@ static int connect_step(struct ivcom_chan *ch)
         err = ivcom_xs_svc_request_answer(ch, &ctrl_ref, &port);
         if (err == -EAGAIN)
             return -EAGAIN;
+        if (err == -ECONNRESET) {
+            /* Our request went unanswered with its service: the service
+             * restarted (a new instance clears its predecessor's
+             * requests) or stopped.  Look for it again, as a connect to
+             * a service not there yet does, until the deadline. */
+            ch->svc = 0;
+            ch->xs_dir[0] = '\0';
+            ch->connecting = CONNECT_OFFER;
+            ch->soft_err = err;
+            return -EAGAIN;
+        }
         if (err)
             goto out_failed;
     }

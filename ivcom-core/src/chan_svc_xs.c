@@ -205,8 +205,11 @@ int ivcom_xs_svc_request_answer(struct ivcom_chan *ch, uint32_t *ctrl_ref, uint3
     char val[128];
     int err = ops->xs_read(ch->plat, IVCOM_XS_NO_TX, ch->xs_dir, val, sizeof(val));
 
-    if (err == -ENOENT)
-        return -ECONNRESET;             /* the service went (or restarted) */
+    /* Gone: the service went or restarted.  We own the node, so a read
+     * refused can only mean that (xenstored answers EACCES, not ENOENT,
+     * for a missing node under a directory we may not read). */
+    if (err == -ENOENT || err == -EACCES)
+        return -ECONNRESET;
     if (!err && strcmp(val, IVCOM_XS_SVC_REQUEST) == 0)
         return -EAGAIN;
     if (!err)
