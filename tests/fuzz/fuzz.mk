@@ -26,16 +26,21 @@ FUZZ_COV        ?= $(shell command -v llvm-cov-14 || command -v llvm-cov)
 FUZZ_ARGS       ?=
 
 FUZZ_TARGETS    := ring_consumer ring_producer msg_header channel_attach chan_faults \
-                   xs_client
+                   xs_client kv_request
 FUZZ_DIR        := $(FUZZ_ROOT)/tests/fuzz
 FUZZ_CORE       := $(FUZZ_ROOT)/ivcom-core/src
+# The kv service's engine and request handler (shared by the tiny guest's
+# kv app and ivcom-kv).
+FUZZ_KV         := $(FUZZ_ROOT)/minios-app/apps/kv
 FUZZ_CFLAGS     := -std=gnu11 -g -O1 -Wall -Wextra -Wno-type-limits -D_GNU_SOURCE \
                    -fno-omit-frame-pointer \
-                   -I$(FUZZ_ROOT)/ivcom-core/include -I$(FUZZ_CORE) -I$(FUZZ_DIR)/c
+                   -I$(FUZZ_ROOT)/ivcom-core/include -I$(FUZZ_CORE) -I$(FUZZ_DIR)/c \
+                   -I$(FUZZ_KV)
 FUZZ_SAN        := -fsanitize=address,undefined -fno-sanitize-recover=all
 # The channel code, however many files it is split into (chan_xs.c too).
 FUZZ_CHAN       := $(sort $(wildcard $(FUZZ_CORE)/chan*.c))
-FUZZ_COVERED    := $(FUZZ_CORE)/ring.c $(FUZZ_CHAN) $(FUZZ_CORE)/xs_ring.c
+FUZZ_COVERED    := $(FUZZ_CORE)/ring.c $(FUZZ_CHAN) $(FUZZ_CORE)/xs_ring.c \
+                   $(FUZZ_KV)/kv_store.c $(FUZZ_KV)/kv_serve.c
 FUZZ_SEEDS_ONLY ?=
 
 # Library sources each target links (the real objects, no platform backend).
@@ -48,8 +53,9 @@ FUZZ_LD_channel_attach  := -Wl,--wrap=ivcom_now_ns
 FUZZ_SRC_chan_faults    := $(FUZZ_SRC_channel_attach)
 FUZZ_LD_chan_faults     := -Wl,--wrap=ivcom_now_ns,--wrap=ivcom_os_nonce,--wrap=calloc
 FUZZ_SRC_xs_client      := $(FUZZ_CORE)/xs_ring.c
+FUZZ_SRC_kv_request     := $(FUZZ_KV)/kv_store.c $(FUZZ_KV)/kv_serve.c
 FUZZ_DEPS               := $(wildcard $(FUZZ_DIR)/c/*.h $(FUZZ_CORE)/*.h \
-                             $(FUZZ_ROOT)/ivcom-core/include/ivcom/*.h)
+                             $(FUZZ_ROOT)/ivcom-core/include/ivcom/*.h $(FUZZ_KV)/*.h)
 
 FUZZ_LF_BINS     := $(FUZZ_TARGETS:%=$(FUZZ_OUT)/lf/%)
 FUZZ_REPLAY_BINS := $(FUZZ_TARGETS:%=$(FUZZ_OUT)/replay/%)

@@ -390,6 +390,50 @@ def xs_seeds() -> dict[str, bytes]:
     }
 
 
+# ---- kv_request ----------------------------------------------------------------
+KV_GET, KV_PUT, KV_DEL, KV_LIST, KV_STATS, KV_BADOP = range(6)
+
+
+def kv_op(op: int, key: str, vlen: int = 0, fill: int = 0x61, odd: bool = False) -> bytes:
+    """A well-formed request record; key letters index "ab/\\0z" (a b / 0 z)."""
+    alpha = {"a": 0, "b": 1, "/": 2, "0": 3, "z": 4}
+    return (u8(op | (0x40 if odd else 0)) + u8(len(key)) + u16(vlen) + u8(fill)
+            + bytes(alpha[c] for c in key))
+
+
+def kv_raw(msg: bytes) -> bytes:
+    return u8(0x80) + u16(len(msg)) + msg
+
+
+def kv_hdr(op: int, flags: int, klen: int, ident: int, vlen: int) -> bytes:
+    return u8(op) + u8(flags) + u16(klen) + u32(ident) + u32(vlen)
+
+
+def kv_seeds() -> dict[str, bytes]:
+    return {
+        "empty": b"",
+        "put-get-del": u8(10) + u8(40) + kv_op(KV_PUT, "ab", 5) + kv_op(KV_GET, "ab")
+        + kv_op(KV_DEL, "ab") + kv_op(KV_GET, "ab") + kv_op(KV_DEL, "ab"),
+        "list-pages": u8(20) + u8(0) + b"".join(kv_op(KV_PUT, k, 3) for k in
+                                               ("a/a", "a/b", "a/z", "a/0", "b/a", "a"))
+        + kv_op(KV_LIST, "a/") + kv_op(KV_LIST, "") + kv_op(KV_LIST, "a/", 3)
+        + kv_op(KV_STATS, ""),
+        "fill-budget": u8(0) + u8(255) + b"".join(kv_op(KV_PUT, k, 900) for k in
+                                                  ("a", "b", "z", "ab", "ba", "zz", "a0"))
+        + kv_op(KV_PUT, "a", 100) + kv_op(KV_STATS, ""),
+        "limits": u8(1) + u8(0) + kv_op(KV_PUT, "", 1) + kv_op(KV_GET, "")
+        + kv_op(KV_PUT, "a", 0xFFFF, odd=True) + kv_op(KV_GET, "a", 2, odd=True)
+        + kv_op(KV_STATS, "a", odd=True) + kv_op(KV_BADOP, "a"),
+        "raw-short": kv_raw(b"") + kv_raw(b"\x01") + kv_raw(kv_hdr(1, 0, 1, 7, 0)[:8])
+        + kv_raw(kv_hdr(1, 0, 1, 7, 0)),
+        "raw-beyond": u8(0) + u8(0) + kv_raw(kv_hdr(2, 0, 0xFFFF, 1, 0xFFFFFFFF) + b"k")
+        + kv_raw(kv_hdr(2, 0, 1, 2, 0xFFFFFFF3) + b"k")
+        + kv_raw(kv_hdr(1, 0x80, 1, 3, 0) + b"k") + kv_raw(kv_hdr(1, 0, 1, 4, 0) + b"kk"),
+        "raw-list-cursor": kv_op(KV_PUT, "ab", 1) + kv_op(KV_PUT, "abz", 1)
+        + kv_raw(kv_hdr(4, 0, 1, 5, 2) + b"aab") + kv_raw(kv_hdr(5, 0, 0, 6, 0)),
+    }
+
+
 TARGETS = {
     "ring_consumer": consumer_seeds,
     "ring_producer": producer_seeds,
@@ -397,6 +441,7 @@ TARGETS = {
     "channel_attach": attach_seeds,
     "chan_faults": faults_seeds,
     "xs_client": xs_seeds,
+    "kv_request": kv_seeds,
 }
 
 
