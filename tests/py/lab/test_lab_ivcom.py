@@ -101,6 +101,32 @@ def test_both_kinds_of_pair_ran(ivlab):
     assert ("iva", "ivb") in sides and ("ivb", "iva") in sides
 
 
+# ---- services ----------------------------------------------------------------
+
+
+def _service_reports(ivlab: IvcomLab, file: str) -> dict[int, dict[str, object]]:
+    lines = ivlab.text("ivcom", file).strip().splitlines()
+    return {int(r["client"]): r for r in map(json.loads, lines)}
+
+
+@pytest.mark.parametrize("service,server,clients", [
+    ("svc0", "dom0", ("iva", "ivb")),
+    ("svca", "iva", ("dom0", "ivb")),
+])
+def test_service_serves_two_domains_at_once(ivlab, service, server, clients):
+    """One service, two client domains at once; each is reported by the
+    domain xenstored recorded as its request's owner, and echoed in full."""
+    ids = {**ivlab.domids(), "dom0": 0}
+    reports = _service_reports(ivlab, f"{service}.server")
+    assert sorted(reports) == sorted(ids[c] for c in clients)
+    for r in reports.values():
+        assert r["echoed"] == PP_COUNT + PP_COUNT // 10 and r["error"] == ""
+    for c in clients:
+        j = ivlab.json("ivcom", f"{service}-{c}.client")
+        assert j["platform"] == "xen-linux" and j["count"] == PP_COUNT
+    assert ids[server] not in reports
+
+
 # ---- XenStore permissions: a third domain is refused ----------------------------
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ivcom.bench import BenchCommand
+from ivcom.cmd_proxy import ProxyCommand
 from ivcom.cmd_sim import SimCommand
 from ivcom.command import Command, CommandSet
 from ivcom.demo import DemoCommand
@@ -18,7 +19,8 @@ from ivcom.lab.cmd import LabCommand
 
 __all__ = ["COMMANDS", "IVCOM", "Command", "build_parser", "main"]
 
-COMMANDS: list[type[Command]] = [SimCommand, LabCommand, BenchCommand, DemoCommand]
+COMMANDS: list[type[Command]] = [SimCommand, LabCommand, BenchCommand, DemoCommand,
+                                 ProxyCommand]
 
 IVCOM = CommandSet("ivcom", "IVCOM inter-domain channels: tools", COMMANDS)
 build_parser = IVCOM.build_parser

@@ -4,6 +4,7 @@
 #   2. dom0 <-> PV domU (iva) and PV domU <-> PV domU (iva <-> ivb):
 #      ivcom-pingpong both ways, ivcom-stream both ways in message and in
 #      stream mode, every message checked by the receiver;
+#   2b. services: dom0 serves iva and ivb at once, iva serves dom0 and ivb;
 #   3. a long iva -> ivb stream with xentrace recording in dom0 (the host
 #      checks that dom0 made no grant or event-channel hypercalls);
 #   4. ivb is destroyed mid-stream: iva's client must fail with -EPIPE;
@@ -107,6 +108,28 @@ for pair in "dom0 iva" "iva dom0" "iva ivb" "ivb iva"; do
     run "msg-$k" ivcom-stream "$1" "$2" $IVCOM_MSG
     run "str-$k" ivcom-stream "$1" "$2" -S $IVCOM_MSG
 done
+
+# ---- 2b. services: one name, many client domains ----------------------------
+# dom0 serves echo service "svc0" to iva and ivb at once (each reported by
+# the domain xenstored records); then iva serves "svca" to dom0 and ivb at
+# once: a domU serves and dom0 connects like any domain.
+# shellcheck disable=SC2086
+lab_fault_rerun svc0.server svc0.server.err ivcom-pingpong -n svc0 $TMO -j --clients 2 \
+    server &
+spid=$!
+agent_start iva s1 ivcom-pingpong -p 0 -n svc0 $TMO -j $IVCOM_PP client
+agent_start ivb s2 ivcom-pingpong -p 0 -n svc0 $TMO -j $IVCOM_PP client
+agent_ok iva "$s1" svc0-iva.client 180
+agent_ok ivb "$s2" svc0-ivb.client 180
+bg_ok "$spid" svc0.server "svc0: dom0 service"
+agent_start iva s3 ivcom-pingpong -n svca $TMO -j --clients 2 server
+agent_start ivb s4 ivcom-pingpong -p "$A" -n svca $TMO -j $IVCOM_PP client
+# shellcheck disable=SC2086
+lab_fault_rerun svca-dom0.client svca-dom0.client.err ivcom-pingpong -p "$A" -n svca $TMO -j \
+    $IVCOM_PP client || lab_fail "svca: dom0 client failed: $(tail -n 1 svca-dom0.client.err)"
+agent_ok ivb "$s4" svca-ivb.client 180
+agent_ok iva "$s3" svca.server 180
+lab_log "services: ok"
 
 # ---- 3. domU <-> domU does not involve dom0 ---------------------------------
 # A long stream iva (client, source) -> ivb (server, sink): trace a window
