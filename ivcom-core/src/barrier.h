@@ -21,6 +21,10 @@
 /* Full fence: orders an earlier store before a later load (store-load),
  * which release/acquire alone do not. */
 #define ivcom_smp_mb()              __atomic_thread_fence(__ATOMIC_SEQ_CST)
+/* Atomic read-modify-write of a word both sides update (libxenvchan's
+ * notify bytes); returns the old value.  Full barrier. */
+#define ivcom_fetch_or(p, v)        __atomic_fetch_or((p), (v), __ATOMIC_SEQ_CST)
+#define ivcom_fetch_and(p, v)       __atomic_fetch_and((p), (v), __ATOMIC_SEQ_CST)
 
 static inline void ivcom_cpu_relax(void)
 {
