@@ -19,8 +19,9 @@ struct tool_client {
     size_t have;
 };
 
-/* One turn for a channel that may have work: 0 to go on, -EPIPE when the
- * client is done, another -errno when it failed. */
+/* One turn for a channel that may have work: 0 to go on, 1 to go on with
+ * work left (the next poll does not wait), -EPIPE when the client is
+ * done, another -errno when it failed. */
 typedef int (*tool_turn_fn)(struct tool_client *c, const struct tool_opts *o);
 
 static inline void tool_client_report(const struct tool_opts *o, const struct tool_client *c,
@@ -48,7 +49,7 @@ static inline int tool_serve_many(const struct tool_opts *o, struct ivcom_platfo
     struct pollfd pfd[TOOL_MAX_CLIENTS + 1];
     struct ivcom_service *svc;
     long long ended = 0;
-    int n = 0, failed = 0, i, err;
+    int n = 0, failed = 0, more = 0, i, err;
 
     err = ivcom_service_open(plat, o->name, &o->params, &pol, &svc);
     if (err)
@@ -56,12 +57,12 @@ static inline int tool_serve_many(const struct tool_opts *o, struct ivcom_platfo
     fprintf(stderr, "%s: serving %s\n", tool_prog, o->name);
     while (!o->clients || ended < o->clients) {
         struct ivcom_chan *ch;
-        int np = 0;
+        int np = 0, busy = 0;
 
         pfd[np++] = (struct pollfd){ .fd = ivcom_service_fd(svc), .events = POLLIN };
         for (i = 0; i < n; i++)
             pfd[np++] = (struct pollfd){ .fd = ivcom_fd(cl[i].ch), .events = POLLIN };
-        if (poll(pfd, (nfds_t)np, 1000) < 0 && errno != EINTR)
+        if (poll(pfd, (nfds_t)np, more ? 0 : 1000) < 0 && errno != EINTR)
             tool_die(1, "poll: %s", strerror(errno));
         while (n < TOOL_MAX_CLIENTS && ivcom_service_accept(svc, &ch, 0) == 0) {
             cl[n] = (struct tool_client){ .ch = ch, .domid = ivcom_peer_domid(ch) };
@@ -70,8 +71,10 @@ static inline int tool_serve_many(const struct tool_opts *o, struct ivcom_platfo
         for (i = 0; i < n; i++) {
             ivcom_ack(cl[i].ch);
             err = turn(&cl[i], o);
-            if (err == 0)
+            if (err >= 0) {
+                busy |= err;
                 continue;
+            }
             tool_client_report(o, &cl[i], what, err == -EPIPE ? 0 : err);
             failed += err != -EPIPE;
             ended++;
@@ -79,6 +82,7 @@ static inline int tool_serve_many(const struct tool_opts *o, struct ivcom_platfo
             free(cl[i].buf);
             cl[i--] = cl[--n];
         }
+        more = busy;
     }
     for (i = 0; i < n; i++) {
         ivcom_close(cl[i].ch);
