@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from api_helpers import Doms
+from api_helpers import Doms, finish, first_line
 from ivcom.cli import IVCOM
 
 DEADLINE = 60.0
@@ -205,7 +205,8 @@ def test_large_transfer_is_byte_exact(doms: Doms) -> None:
 
 
 def test_many_clients_at_once(doms: Doms) -> None:
-    blobs = [random.Random(i).randbytes(256 * 1024 + i * 999) for i in range(10)]
+    """20 clients of one domain: past libivcom's default max_per_domain (16)."""
+    blobs = [random.Random(i).randbytes(256 * 1024 + i * 999) for i in range(20)]
     results: dict[int, bytes] = {}
     errors: list[BaseException] = []
 
@@ -223,7 +224,7 @@ def test_many_clients_at_once(doms: Doms) -> None:
             t.join(DEADLINE)
         assert not errors, errors
         assert all(results[i] == blobs[i] for i in range(len(blobs)))
-        path.serve.wait_for("conn 10 ")            # ten channels, one each
+        path.serve.wait_for("conn 20 ")            # a channel each
         assert path.serve.count(": open") == len(blobs)
 
 
@@ -286,6 +287,27 @@ def test_server_reset_resets_the_client(doms: Doms) -> None:
             while s.recv(65536):
                 pass
         path.serve.wait_for("reset after")
+
+
+def test_listen_to_a_stream_mode_service(doms: Doms) -> None:
+    """A service that is no proxy (ivcom.start_server, stream mode): raw
+    bytes both ways; its close is the client's EOF."""
+    size = 1 << 20
+    data = random.Random(10).randbytes(size)
+    port = free_port()
+    with doms.holding(doms.me):
+        peer = doms.spawn("stream-server", "pstr", doms.me, size)
+        assert first_line(peer).startswith("ok serving")
+        listen = Proxy(doms, doms.me, "listen", f"127.0.0.1:{port}", "--to",
+                       f"{doms.peer}:pstr", ready="listening")
+        try:
+            with connect(port) as s:
+                s.sendall(data)
+                assert recv_all(s) == hashlib.sha256(data).hexdigest().encode() + b"\n"
+            listen.wait_for("(stream channel): closed")
+        finally:
+            listen.stop()
+        assert "ok served" in finish(peer)
 
 
 def test_tcp_fallback_when_the_domain_is_not_here(doms: Doms) -> None:
@@ -406,6 +428,7 @@ def test_curl_fetches_from_http_server_through_the_proxy(doms: Doms, tmp_path: P
     ["proxy", "serve", "kv", "--to", "127.0.0.1:80", "--allow", "3,x"],
     ["proxy", "serve", "kv", "--to", "127.0.0.1:80", "--allow", "99999"],
     ["proxy", "serve", "kv", "--to", "127.0.0.1:80", "--tcp-listen", "unix:/x"],
+    ["proxy", "serve", "kv", "--to", "127.0.0.1:80", "--max-per-domain", "0"],
     ["proxy", "serve", "kv"],                                       # no --to
     ["proxy", "connect", "kv", "--to", "5:kv"],                     # no such action
 ])

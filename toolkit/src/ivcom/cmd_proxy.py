@@ -100,6 +100,9 @@ class ProxyCommand(Command):
                                  "this host")
         parser.add_argument("--allow", metavar="DOMID,...",
                             help="serve: the client domains allowed (default any)")
+        parser.add_argument("--max-per-domain", type=int, default=64, metavar="N",
+                            help="serve: channels one client domain may hold at once "
+                                 "(default 64)")
         parser.add_argument("--tcp-listen", metavar="ADDR",
                             help="serve: also take plain TCP clients here (the other end "
                                  "of --tcp-fallback)")
@@ -115,6 +118,8 @@ class ProxyCommand(Command):
 
         log = Log("ivcom proxy", args.verbose)
         if args.action == "listen":
+            if args.max_per_domain != 64:
+                raise UsageError("ivcom proxy listen: --max-per-domain is for serve")
             for opt in ("name", "allow", "tcp_listen"):
                 if getattr(args, opt) is not None:
                     raise UsageError(f"ivcom proxy listen: --{opt.replace('_', '-')} is "
@@ -138,7 +143,9 @@ class ProxyCommand(Command):
             if tcp is not None and tcp.kind != "tcp":
                 raise UsageError("ivcom proxy: --tcp-listen is a TCP address (HOST:PORT)")
             allow = _allow(args.allow) if args.allow else None
-            proxy = ServeProxy(name, to, allow, tcp, log)
+            if not 0 < args.max_per_domain <= 4096:
+                raise UsageError("ivcom proxy: --max-per-domain must be 1..4096")
+            proxy = ServeProxy(name, to, allow, tcp, log, args.max_per_domain)
         try:
             asyncio.run(proxy.run())
         except OSError as exc:

@@ -486,14 +486,15 @@ class ServeProxy(_Proxy):
     TCP client) becomes a connection to the local socket `to`."""
 
     def __init__(self, name: str, to: SockAddr, allow: list[int] | None,
-                 tcp_listen: SockAddr | None, log: Log, ring_order: int = 16) -> None:
+                 tcp_listen: SockAddr | None, log: Log, max_per_domain: int = 64,
+                 ring_order: int = 16) -> None:
         super().__init__(log)
         self.name, self.to, self.allow, self.tcp_listen = name, to, allow, tcp_listen
-        self.ring_order = ring_order
+        self.max_per_domain, self.ring_order = max_per_domain, ring_order
 
     async def run(self) -> None:
-        svc = open_service(self.name, allow=self.allow, mode="message",
-                           ring_order=self.ring_order)
+        svc = open_service(self.name, allow=self.allow, max_per_domain=self.max_per_domain,
+                           mode="message", ring_order=self.ring_order)
         server: asyncio.Server | None = None
         try:
             if self.tcp_listen is not None:
