@@ -7,9 +7,9 @@ three baselines), each pinned to two CPUs and unpinned, several
 repetitions, median and spread; instructions per 64 B send+recv pair from
 valgrind's callgrind; services beside one-peer channels and TCP
 (connection set-up, fan-in of 1..64 clients, target verdicts: see
-ivcom.bench_services).  Lab section: see ivcom.lab.bench (real Xen, PV
-domUs).  HVM section: see ivcom.lab.hvm (VM exits of an HVM guest, emulated
-NIC vs IVCOM).
+ivcom.bench_services); `ivcom proxy` beside direct TCP (ivcom.bench_proxy).
+Lab section: see ivcom.lab.bench (real Xen, PV domUs).  HVM section: see
+ivcom.lab.hvm (VM exits of an HVM guest, emulated NIC vs IVCOM).
 
 Writes <out>/bench.json (machine-readable), <out>/bench.txt (the table)
 and <out>/bench.png (the plot).
@@ -38,6 +38,7 @@ from ivcom.command import Command
 from ivcom.errors import IvcomError
 
 if TYPE_CHECKING:
+    from ivcom.bench_proxy import ProxyPlan
     from ivcom.bench_services import ServicePlan
 
 Json = dict[str, Any]
@@ -309,6 +310,11 @@ def render_table(results: Json, extra: Sequence[str] = ()) -> str:
 
             console.print(bench_services.render(sim["services"]), markup=False,
                           highlight=False, soft_wrap=True)
+        if "proxy" in sim:
+            from ivcom import bench_proxy
+
+            console.print(bench_proxy.render(sim["proxy"]), markup=False,
+                          highlight=False, soft_wrap=True)
     for section in extra:
         console.print(section)
     return console.export_text()
@@ -411,7 +417,8 @@ def running_sim(build: Path) -> Iterator[simmod.Sim]:
 
 
 def run_sim_section(build: Path, plan: Plan, log: Callable[[str], None],
-                    callgrind_pairs: int, services: ServicePlan | None = None) -> Json:
+                    callgrind_pairs: int, services: ServicePlan | None = None,
+                    proxy: ProxyPlan | None = None) -> Json:
     with running_sim(build) as s:
         b = SimBench(s, build, log)
         try:
@@ -422,6 +429,10 @@ def run_sim_section(build: Path, plan: Plan, log: Callable[[str], None],
                 from ivcom import bench_services
 
                 out["services"] = bench_services.run(b, services)
+            if proxy is not None:
+                from ivcom import bench_proxy
+
+                out["proxy"] = bench_proxy.run(b, proxy)
         finally:
             b.close()
         if callgrind_pairs:
@@ -476,11 +487,12 @@ class BenchCommand(Command):
             print(f"bench: {msg}", flush=True)
 
         if args.section in ("all", "sim"):
-            from ivcom import bench_services
+            from ivcom import bench_proxy, bench_services
 
             results["sim"] = run_sim_section(
                 build, plan, log, 0 if args.no_callgrind else (2000 if args.quick else 20000),
-                bench_services.ServicePlan.for_mode(args.quick))
+                bench_services.ServicePlan.for_mode(args.quick),
+                bench_proxy.ProxyPlan.for_mode(args.quick))
         extra: list[str] = []
         from ivcom.lab import bench as labbench
         from ivcom.lab import hvm
