@@ -345,6 +345,29 @@ def test_no_fallback_resets_the_client(doms: Doms) -> None:
         listen.stop()
 
 
+def test_domain_by_name(doms: Doms) -> None:
+    """--to NAME:SERVICE: the domain whose XenStore `name` node says NAME
+    (written here as the toolstack would)."""
+    if shutil.which("xenstore-write") is None:
+        pytest.skip("xenstore-write is not installed (xenstore-utils)")
+    name = f"pxname-{doms.peer}"
+    server = TcpServer(echo)
+    port = free_port()
+    serve = Proxy(doms, doms.peer, "serve", "pname", "--to", server.addr, ready="serving")
+    subprocess.run(["xenstore-write", f"/local/domain/{doms.peer}/name", name],
+                   env={**os.environ, **doms.sim.env}, check=True)
+    listen = Proxy(doms, doms.me, "listen", f"127.0.0.1:{port}", "--to", f"{name}:pname",
+                   ready="listening")
+    try:
+        data = random.Random(11).randbytes(1 << 20)
+        assert exchange(port, data) == data
+        listen.wait_for(f"-> {name}:pname (message channel): closed")
+    finally:
+        listen.stop()
+        serve.stop()
+        server.close()
+
+
 def test_unix_listen_socket(doms: Doms, tmp_path: Path) -> None:
     server = TcpServer(echo)
     path = tmp_path / "px.sock"
