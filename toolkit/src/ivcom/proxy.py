@@ -321,8 +321,9 @@ async def splice(a: End, b: End) -> tuple[int, int, str | None]:
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for t in done:
-            if t.exception() is not None:
-                raise t.exception()             # type: ignore[misc]
+            exc = t.exception()
+            if exc is not None:
+                raise exc
         await asyncio.gather(*tasks)
     except Lost as exc:
         why = str(exc)
