@@ -20,7 +20,7 @@ from ivcom.lab.image import LabImage, build_image
 from ivcom.lab.runner import BootResult, Scenario, ScenarioResult
 from ivcom.lab.tools import standard_payload
 
-SCENARIOS = ("smoke", "pv", "pvh", "vchan", "net", "baseline")
+SCENARIOS = ("smoke", "vecstate", "pv", "pvh", "vchan", "net", "baseline")
 
 # Reports a known failure: the runner must bring back rc and reason.
 FAILING = Scenario("deliberate-failure", "echo partial >partial.txt\n"

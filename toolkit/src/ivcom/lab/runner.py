@@ -29,7 +29,13 @@ from ivcom.lab.image import LabImage, build_root
 
 QEMU = "qemu-system-x86_64"
 
-LAB_CPU = "max,-smap"
+# -smap: plain `max` crashes dom0 (SMAP under TCG).  -xsave: with XSAVE
+# offered (and so AVX), QEMU 7.2's TCG under Xen 4.17 loses processes'
+# vector registers across context switches -- a quarter of lab-vecstate's
+# rounds came back wrong, xmm halves included -- which showed up as
+# corrupt heaps, impossible floats and wrong bytes copied by memcpy.
+# Without it Linux saves them with FXSAVE and none was lost.
+LAB_CPU = "max,-smap,-xsave"
 # Multi-threaded TCG: one host thread per vCPU.  IVCOM_LAB_ACCEL overrides
 # it (e.g. "tcg,thread=single" to tell TCG faults from the guests' own).
 LAB_ACCEL = "tcg,thread=multi"
