@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-IVCOM_APPS = ("echo", "pingpong", "source", "sink")
+IVCOM_APPS = ("echo", "pingpong", "source", "sink", "kv")
 # Linux glue and other backends: never in a guest image.
 FOREIGN = ("ivcom_plat_xen_linux_ops", "ivcom_plat_sim_ops", "clock_gettime",
            "getenv", "access")
