@@ -127,8 +127,11 @@ class Proxy:
             self.lines.append("<exit>")
             self._got.notify_all()
 
-    def wait_for(self, text: str) -> str:
+    def wait_for(self, text: str, other: Proxy | None = None) -> str:
+        """The first line holding text; the failure names the other
+        proxy's lines too."""
         deadline = time.monotonic() + DEADLINE
+        seen = f"; the other proxy said {other.lines}" if other is not None else ""
         with self._got:
             while True:
                 for line in self.lines:
@@ -136,9 +139,9 @@ class Proxy:
                         return line
                 if "<exit>" in self.lines:
                     raise AssertionError(f"proxy exited ({self.proc.poll()}) before "
-                                         f"{text!r}: {self.lines}")
+                                         f"{text!r}: {self.lines}{seen}")
                 left = deadline - time.monotonic()
-                assert left > 0, f"no {text!r} from the proxy: {self.lines}"
+                assert left > 0, f"no {text!r} from the proxy: {self.lines}{seen}"
                 self._got.wait(left)
 
     def count(self, text: str) -> int:
@@ -253,7 +256,7 @@ def test_server_half_close_reaches_the_client_which_still_sends(doms: Doms) -> N
             s.sendall(payload)
             s.shutdown(socket.SHUT_WR)
             assert recv_all(s) == b""
-        path.listen.wait_for("closed (")
+        path.listen.wait_for("closed (", path.serve)
     assert got == [payload]
 
 
