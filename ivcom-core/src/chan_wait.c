@@ -96,6 +96,22 @@ static void probe_peer(struct ivcom_chan *ch, enum wait_for what)
     }
 }
 
+/* A call that does not wait and found nothing: the peer's presence is
+ * probed on the same schedule, counted from the first such call (an
+ * event loop whose peer domain was destroyed sees no event and no live
+ * byte change, only this).  1 once the peer is known gone. */
+static int idle_probe(struct ivcom_chan *ch, enum wait_for what)
+{
+    uint64_t now = ivcom_now_ns();
+
+    if (now < ch->idle_probe_at)
+        return 0;
+    if (ch->idle_probe_at)
+        probe_peer(ch, what);
+    ch->idle_probe_at = now + IVCOM_PROBE_MS * NS_PER_MS;
+    return ch->closing;
+}
+
 uint64_t ivcom_deadline_of(int timeout_ms)
 {
     if (timeout_ms < 0)
@@ -234,7 +250,10 @@ ssize_t ivcom_chan_retry(struct ivcom_chan *ch, struct attempt *a, int timeout_m
         return r;
     if (timeout_ms == 0) {
         arm(ch, a->what, ch->tx.need);
-        return a->op(ch, a);
+        r = a->op(ch, a);
+        if (r == -EAGAIN && idle_probe(ch, a->what))
+            r = a->op(ch, a);   /* what was published, then -EPIPE */
+        return r;
     }
     deadline = ivcom_deadline_of(timeout_ms);
     do {

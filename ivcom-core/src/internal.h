@@ -64,6 +64,8 @@ struct ivcom_chan {
     struct ivcom_evtchn *ev;
     uint32_t port;
     int      closing;
+    uint64_t idle_probe_at;         /* next presence probe of a call that
+                                       does not wait (0: not started) */
     int      peer_seen;             /* server: XenStore says the client came */
     uint32_t tx_len, rx_len;        /* payload of the reserved/peeked message */
     /* The adaptive spin: the budget now (ns, 0..spin_us) and the waits

@@ -40,7 +40,9 @@ static inline void tool_client_report(const struct tool_opts *o, const struct to
 }
 
 /* Serve until --clients clients have ended (or for ever).  Returns the
- * number of clients that ended with an error. */
+ * number of clients that ended with an error.  Ends with one line on
+ * stderr: "<tool>: service NAME: E clients ended, at most P at once,
+ * R requests, A accepted, F refused, B over the limit, N abandoned, X bad". */
 static inline int tool_serve_many(const struct tool_opts *o, struct ivcom_platform *plat,
                                   tool_turn_fn turn, const char *what)
 {
@@ -48,8 +50,9 @@ static inline int tool_serve_many(const struct tool_opts *o, struct ivcom_platfo
     static struct tool_client cl[TOOL_MAX_CLIENTS];
     struct pollfd pfd[TOOL_MAX_CLIENTS + 1];
     struct ivcom_service *svc;
+    struct ivcom_service_stats st;
     long long ended = 0;
-    int n = 0, failed = 0, more = 0, i, err;
+    int n = 0, peak = 0, failed = 0, more = 0, i, err;
 
     err = ivcom_service_open(plat, o->name, &o->params, &pol, &svc);
     if (err)
@@ -68,6 +71,7 @@ static inline int tool_serve_many(const struct tool_opts *o, struct ivcom_platfo
             cl[n] = (struct tool_client){ .ch = ch, .domid = ivcom_peer_domid(ch) };
             n++;
         }
+        peak = n > peak ? n : peak;
         for (i = 0; i < n; i++) {
             ivcom_ack(cl[i].ch);
             err = turn(&cl[i], o);
@@ -88,6 +92,13 @@ static inline int tool_serve_many(const struct tool_opts *o, struct ivcom_platfo
         ivcom_close(cl[i].ch);
         free(cl[i].buf);
     }
+    ivcom_service_get_stats(svc, &st);
+    fprintf(stderr, "%s: service %s: %lld clients ended, at most %d at once, %llu requests, "
+            "%llu accepted, %llu refused, %llu over the limit, %llu abandoned, %llu bad\n",
+            tool_prog, o->name,
+            ended, peak, (unsigned long long)st.requests, (unsigned long long)st.accepted,
+            (unsigned long long)st.refused, (unsigned long long)st.over_limit,
+            (unsigned long long)st.abandoned, (unsigned long long)st.bad_requests);
     ivcom_service_close(svc);
     return failed;
 }
