@@ -540,7 +540,11 @@ IVCOM_EXPORT void ivcom_close(struct ivcom_chan *ch)
         if (ch->ev && ch->port && (ch->connected || ch->is_server))
             ivcom_chan_send_event(ch, &ch->tx.pl->notify_count);
     }
-    if (ch->connected || ch->is_server)
+    /* A service channel's one node (the client's request) is removed by
+     * whichever side closes: saying "closed" there first would re-create
+     * it, owned by us, after the peer's removal -- a node the service's
+     * next scan takes for an unreadable request. */
+    if ((ch->connected || ch->is_server) && !ch->svc)
         ivcom_xs_set_state(ch, IVCOM_XS_STATE_CLOSED);
     ivcom_xs_withdraw(ch);
     chan_teardown(ch);
