@@ -75,3 +75,67 @@ int cmdline_has(const char *cmdline, const char *key)
 
     return find_value(cmdline, key, &vlen) != NULL;
 }
+
+/* Is [w, w + klen) the key of a word before `end`? */
+static int key_seen_before(const char *cmdline, const char *end, const char *w,
+                           size_t klen)
+{
+    const char *p = cmdline;
+
+    while ( p < end )
+    {
+        const char *v;
+
+        while ( p < end && (*p == ' ' || *p == '\t') )
+            p++;
+        v = p;
+        while ( p < end && *p && *p != ' ' && *p != '\t' )
+            p++;
+        if ( v < p && (size_t)(p - v) >= klen && strncmp(v, w, klen) == 0 &&
+             (v + klen == p || v[klen] == '=') )
+            return 1;
+    }
+    return 0;
+}
+
+int cmdline_check(const char *cmdline, const char *const *known, char *bad,
+                  size_t len)
+{
+    const char *p = cmdline;
+
+    if ( !cmdline )
+        return 0;
+    for ( ;; )
+    {
+        const char *w, *e, *k;
+        size_t klen, n;
+        int rc = -ENOENT;
+
+        while ( *p == ' ' || *p == '\t' )
+            p++;
+        if ( !*p )
+            return 0;
+        w = p;
+        while ( *p && *p != ' ' && *p != '\t' )
+            p++;
+        e = p;
+        for ( k = w; k < e && *k != '='; k++ )
+            ;
+        klen = (size_t)(k - w);
+        for ( unsigned int i = 0; klen && known && known[i]; i++ )
+            if ( strlen(known[i]) == klen && strncmp(known[i], w, klen) == 0 )
+            {
+                rc = key_seen_before(cmdline, w, w, klen) ? -EEXIST : 0;
+                break;
+            }
+        if ( rc == 0 )
+            continue;
+        if ( len )
+        {
+            n = (size_t)(e - w) < len - 1 ? (size_t)(e - w) : len - 1;
+            memcpy(bad, w, n);
+            bad[n] = '\0';
+        }
+        return rc;
+    }
+}

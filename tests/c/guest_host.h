@@ -45,6 +45,7 @@ int    g_parse_ulong(const char *s, unsigned long *out);
 #define cmdline_get        g_cmdline_get
 #define cmdline_get_ulong  g_cmdline_get_ulong
 #define cmdline_has        g_cmdline_has
+#define cmdline_check      g_cmdline_check
 #define report_format      g_report_format
 #define pvclock_scale      g_pvclock_scale
 #include "kernel/page_alloc.h"

@@ -157,12 +157,53 @@ static int num_arg(const struct ivapp *a, const char *args, const char *key,
     return 0;
 }
 
-static int parse(struct ivapp *a, const char *args, const char *default_role)
+/* The words every IVCOM app takes (see ivapp.h). */
+static const char *const common_words[] = {
+    "role", "peer", "name", "size", "count", "mode", "order", "spin", "poll",
+    "timeout", NULL,
+};
+
+#define MAX_WORDS 40
+
+int ivapp_check_words(const char *app, const char *args, const char *const *words,
+                      const char *const *more)
+{
+    const char *known[MAX_WORDS + 1];
+    char bad[41], list[MAX_WORDS * 12];
+    size_t n = 0, off = 0;
+    int rc;
+
+    for ( ; words && *words && n < MAX_WORDS; words++ )
+        known[n++] = *words;
+    for ( ; more && *more && n < MAX_WORDS; more++ )
+        known[n++] = *more;
+    known[n] = NULL;
+    rc = cmdline_check(args, known, bad, sizeof(bad));
+    if ( rc == 0 )
+        return 0;
+    if ( rc == -EEXIST )
+    {
+        report_failure("%s: word \"%s\" given twice", app, bad);
+        return -EINVAL;
+    }
+    list[0] = '\0';
+    for ( size_t i = 0; i < n && off < sizeof(list); i++ )
+        off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", i ? " " : "",
+                                known[i]);
+    report_failure("%s: unknown word \"%s\" (known: %s)", app, bad, list);
+    return -EINVAL;
+}
+
+static int parse(struct ivapp *a, const char *args, const char *default_role,
+                 const char *const *words)
 {
     char role[16], mode[16];
     unsigned long order = 16, spin = 30, timeout = 60000;
     int rc;
 
+    rc = ivapp_check_words(a->app, args, common_words, words);
+    if ( rc )
+        return rc;
     rc = cmdline_get(args, "role", role, sizeof(role));
     if ( rc == -ENOENT )
         strcpy(role, default_role);
@@ -217,6 +258,13 @@ bad_role:
 int ivapp_start(struct ivapp *a, const char *app, const char *args,
                 const char *default_role, unsigned long default_count)
 {
+    return ivapp_start_words(a, app, args, default_role, default_count, NULL);
+}
+
+int ivapp_start_words(struct ivapp *a, const char *app, const char *args,
+                      const char *default_role, unsigned long default_count,
+                      const char *const *words)
+{
     int rc;
 
     memset(a, 0, sizeof(*a));
@@ -224,7 +272,7 @@ int ivapp_start(struct ivapp *a, const char *app, const char *args,
     a->size = 64;
     a->count = default_count;
     a->self = xenbus_domid();
-    rc = parse(a, args, default_role);
+    rc = parse(a, args, default_role, words);
     if ( rc )
         return rc;
     rc = ivcom_platform_open("minios", &a->plat);

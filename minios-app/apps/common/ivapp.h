@@ -9,7 +9,9 @@
  *   count=N  mode=message|stream  order=LOG2 (16)  spin=US (30)  poll
  *   timeout=MS (60000: set-up and per-operation)
  * Without peer=, the app waits for data/ivcom-peer in its own XenStore
- * directory (written by dom0 once both domains exist).
+ * directory (written by dom0 once both domains exist).  Any other word
+ * (unless the app adds it, ivapp_start_words) or a word given twice is a
+ * FAILURE line naming it.
  */
 #ifndef APPS_IVAPP_H
 #define APPS_IVAPP_H
@@ -36,7 +38,19 @@ struct ivapp {
  * peer and set the channel up.  0, or -errno after reporting FAILURE. */
 int ivapp_start(struct ivapp *a, const char *app, const char *args,
                 const char *default_role, unsigned long default_count);
+/* The same for an app with words of its own besides the common ones
+ * (NULL-terminated): any other word is a FAILURE naming it. */
+int ivapp_start_words(struct ivapp *a, const char *app, const char *args,
+                      const char *default_role, unsigned long default_count,
+                      const char *const *words);
 void ivapp_finish(struct ivapp *a);
+
+/* Every word of args is one of words[] or more[] (NULL-terminated lists,
+ * either may be NULL) and given once: 0.  Else the FAILURE line names the
+ * word ("unknown word \"x=1\" (known: ...)" or "word \"x=1\" given
+ * twice") and -EINVAL is returned. */
+int ivapp_check_words(const char *app, const char *args, const char *const *words,
+                      const char *const *more);
 
 /* Echo every message until the peer closes (-EPIPE): the number echoed,
  * or -errno (the FAILURE line already printed). */
