@@ -84,6 +84,17 @@ int xenbus_domid(void)
     return self_domid;
 }
 
+evtchn_port_t xenbus_event_port(void)
+{
+    return store_port;
+}
+
+int xenbus_watch_pending(void)
+{
+    /* Reads what the ring holds (no wait) and looks at the queue. */
+    return ivcom_xs_wait_event(&client, 0) == 0;
+}
+
 int xenbus_read(xenbus_transaction_t t, const char *path, char *buf,
                 size_t len)
 {

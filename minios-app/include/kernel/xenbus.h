@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <xen/event_channel.h>
 #include <xen/io/xs_wire.h>
 
 typedef uint32_t xenbus_transaction_t;
@@ -47,5 +48,12 @@ int xenbus_unwatch(const char *path, const char *token);
  * -ETIMEDOUT.  timeout_ns as for evtchn_wait. */
 int xenbus_wait_watch(uint64_t timeout_ns, char *path, size_t path_len,
                       char *token, size_t token_len);
+
+/* For an event loop that polls the store's port beside others: the port
+ * (pending when xenstored answered or a watch fired), and whether a watch
+ * event is queued (the ring is read without waiting; nothing is consumed:
+ * any xenbus call may have queued one and cleared the port meanwhile). */
+evtchn_port_t xenbus_event_port(void);
+int xenbus_watch_pending(void);
 
 #endif
