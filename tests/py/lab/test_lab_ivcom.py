@@ -21,6 +21,9 @@ from ivcom.lab.runner import BootResult, Scenario
 
 pytestmark = pytest.mark.lab
 
+ROOT = Path(__file__).resolve().parents[3]
+GUEST_OUT = ROOT / "build" / "guest"
+
 PP_COUNT, MSG_SIZE, MSG_COUNT = 500, 4096, 2000
 PAIRS = ("dom0-iva", "iva-dom0", "iva-ivb", "ivb-iva")
 BENCH_ENV = {"BENCH_RR_COUNT": "200", "BENCH_SIZES": "64 65536", "BENCH_BYTES": "1048576",
@@ -60,9 +63,15 @@ def ivlab() -> IvcomLab:
 
     # The comparison (scn-ivcom-bench) is `make bench`'s: speed is not
     # asserted here.
+    # The services scenario's tiny guests travel as shared files.
+    files = {"ivcom-guest-pingpong.elf": GUEST_OUT / "ivcom-guest-pingpong.elf",
+             "guest.cfg.in": ROOT / "minios-app" / "guest.cfg.in"}
+    for name, path in files.items():
+        assert path.is_file(), f"{path} missing: build the tiny guest first (make guest)"
     _, res = labboot.boot(lambda: build_image(ivcom_payload(), log=True),
-                          [Scenario.builtin("ivcom")], tag="pytest-ivcom", timeout_s=1500,
-                          scenario_timeout=900.0, env=BENCH_ENV)
+                          [Scenario.builtin("ivcom"), Scenario.builtin("services")],
+                          tag="pytest-ivcom", timeout_s=2100, scenario_timeout=900.0,
+                          env=BENCH_ENV, files=files)
     return IvcomLab(res)
 
 
@@ -228,3 +237,87 @@ def test_third_domain_cannot_read_the_offer_in_xenstore(ivlab):
     # the peer reads the same node: the reference the offer carries
     assert ivlab.text("ivcom", "deny-peer-xsread.out").strip() == \
         ivlab.text("ivcom", "deny-ctrl-ref").strip()
+
+
+# ---- services: one service in dom0, six client domains (scn-services.sh) --------
+
+SVC_CHECKS = (
+    "p1 la served", "p1 lb served", "p1 lc served",
+    "p1 t1 served", "p1 t2 served", "p1 t3 served",
+    "p2 la's client killed mid-run (SIGKILL)",
+    "p2 la served again after its client was killed",
+    "p2 a new tiny guest served after one was destroyed",
+    "p1+p2 the service ended after its 10 clients, none with an error",
+    "p3 lb's long client still running when the service is killed",
+    "p3 lb's channel ended with an error after the service died",
+    "p3 lb's next connect reached the new instance",
+    "p3 the new instance served its client",
+)
+SVC_LINUX_COUNT, SVC_TINY_COUNT = 2000, 3000
+
+
+def _ktap(ivlab: IvcomLab, name: str) -> dict[str, tuple[bool, str]]:
+    """Verdicts by description: (ok, the reason after '#')."""
+    out = {}
+    for line in ivlab.text(name, "ktap.txt").splitlines():
+        m = re.fullmatch(r"(not ok|ok) \d+ (.*?)(?: # (.*))?", line)
+        assert m, f"not a KTAP line: {line!r}"
+        out[m.group(2)] = (m.group(1) == "ok", m.group(3) or "")
+    return out
+
+
+@pytest.mark.parametrize("check", SVC_CHECKS)
+def test_service_check(ivlab, check):
+    verdicts = _ktap(ivlab, "services")
+    assert check in verdicts, f"never checked (checks made: {sorted(verdicts)})"
+    ok, why = verdicts[check]
+    assert ok, why
+
+
+@pytest.mark.parametrize("check", ["p4 dom0's event channels back to",
+                                   "p4 no state or request node left under the service"])
+def test_service_leaves_nothing(ivlab, check):
+    verdicts = {k: v for k, v in _ktap(ivlab, "services").items() if k.startswith(check)}
+    assert len(verdicts) == 1, verdicts
+    (ok, why), = verdicts.values()
+    assert ok, why
+
+
+def _svc_domids(ivlab: IvcomLab) -> dict[str, int]:
+    ids = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", ivlab.text("services", "domids"))}
+    for line in ivlab.text("services", "tiny-domids").splitlines():
+        name, domid = line.split()
+        ids[name] = int(domid)
+    return ids
+
+
+def test_service_served_six_domains_at_once(ivlab):
+    """Three Linux domUs and three tiny guests, each reported by the domain
+    xenstored recorded as its request's owner and echoed in full; the
+    service had all six at once (its own count)."""
+    ids = _svc_domids(ivlab)
+    reports = [json.loads(line) for line in ivlab.text("services", "p1.server").splitlines()
+               if line.startswith("{")]
+    by_client: dict[int, list[dict[str, object]]] = {}
+    for r in reports:
+        by_client.setdefault(int(r["client"]), []).append(r)
+    full = {**{g: SVC_LINUX_COUNT + SVC_LINUX_COUNT // 10 for g in ("la", "lb", "lc")},
+            **{t: SVC_TINY_COUNT + min(SVC_TINY_COUNT // 10, 1000) for t in ("t1", "t2", "t3")}}
+    for name, echoed in full.items():
+        assert any(r["echoed"] == echoed and r["error"] == "" for r in by_client[ids[name]]), \
+            (name, by_client.get(ids[name]))
+    assert len(reports) == 10 and 0 not in by_client
+    summary = ivlab.text("services", "p1.server.err").strip().splitlines()[-1]
+    m = re.search(r"(\d+) clients ended, at most (\d+) at once", summary)
+    assert m, summary
+    assert int(m.group(1)) == 10 and int(m.group(2)) >= 6, summary
+
+
+def test_service_ended_the_destroyed_tiny_client(ivlab):
+    """t4 was destroyed mid-run (no unmap notify, no event): the service
+    still ended its channel, from the presence probe of its event loop."""
+    ids = _svc_domids(ivlab)
+    reports = [json.loads(line) for line in ivlab.text("services", "p1.server").splitlines()
+               if line.startswith("{")]
+    t4 = [r for r in reports if r["client"] == ids["t4"]]
+    assert len(t4) == 1 and 0 < t4[0]["echoed"], t4

@@ -18,6 +18,21 @@ lab_fail() {
     exit 1
 }
 
+# lab_ktap STATUS DESC [WHY]: one verdict, KTAP style, in ktap.txt and on
+# the console as the check is made: "ok N DESC" when STATUS is 0, else
+# "not ok N DESC # WHY".  The host reads verdicts from ktap.txt alone.
+lab_ktap() {
+    local line
+    LAB_KTAP_N=$((${LAB_KTAP_N:-0} + 1))
+    if [ "$1" -eq 0 ]; then
+        line="ok $LAB_KTAP_N $2"
+    else
+        line="not ok $LAB_KTAP_N $2${3:+ # $3}"
+    fi
+    echo "$line" >>"${OUT:-/tmp}/ktap.txt"
+    lab_log "$line"
+}
+
 # Record a retry: the runner reports these.
 lab_retry_note() {
     echo "$*" >>"${OUT:-/tmp}/retries"

@@ -89,6 +89,8 @@ def ivcom_payload(bin_dir: Path | None = None) -> Payload:
                dom0=False)
     p.add_text("/lab/ivcom-lib.sh", pkg.joinpath("ivcom-lib.sh").read_text(), mode=0o644,
                domu=False)
+    p.add_text("/lab/guest-lib.sh", pkg.joinpath("guest-lib.sh").read_text(), mode=0o644,
+               domu=False)
     xs = Path(shutil.which("xenstore") or "/usr/bin/xenstore")
     if not xs.is_file():
         raise LabError("the xenstore client (xenstore-utils) is not installed", stage="tools")
