@@ -217,6 +217,13 @@ IVCOM_EXPORT ssize_t ivcom_vchan_read(struct ivcom_vchan *v, void *buf, size_t l
     if (err)
         return err;
     n = rx_avail(v);
+    if (n >= 0 && (uint64_t)n < len) {
+        /* Less than asked for: ask for an event on the peer's next write
+         * before the look that decides how much we take (stock's
+         * contract: a caller that goes on to poll() is woken). */
+        ask_peer(v, IVCOM_VCHAN_NOTIFY_WRITE);
+        n = rx_avail(v);
+    }
     if (n < 0)
         return n;
     return rx_copy(v, buf, (uint64_t)n < len ? (size_t)n : len);
@@ -251,6 +258,12 @@ IVCOM_EXPORT ssize_t ivcom_vchan_write(struct ivcom_vchan *v, const void *buf, s
     if (err)
         return err;
     n = tx_free(v);
+    if (n >= 0 && (uint64_t)n < len) {
+        /* Not all of it fits: ask for an event when the peer reads, then
+         * look again (as in ivcom_vchan_read). */
+        ask_peer(v, IVCOM_VCHAN_NOTIFY_READ);
+        n = tx_free(v);
+    }
     if (n < 0)
         return n;
     return tx_copy(v, buf, (uint64_t)n < len ? (size_t)n : len);
