@@ -18,12 +18,14 @@ static int client(struct ivcom_platform *plat, void *arg)
     (void)arg;
     for (round = 0; round < 2; round++) {
         t_vchan_path(path, sizeof(path), t_dom(0), t_dom(1), round ? "big" : "small", 1);
+        /* not before the server's page was looked at with no client */
+        t_step_wait(step, 3 * round + 1);
         T_OK(ivcom_vchan_client_open(plat, t_dom(0), path, &v, T_VCHAN_TIMEOUT));
         memset(buf, 'c', sizeof(buf));
         T_EQ(ivcom_vchan_send(v, buf, 1000, T_VCHAN_TIMEOUT), 1000);
         T_EQ(ivcom_vchan_recv(v, buf, 700, T_VCHAN_TIMEOUT), 700);
-        t_step_set(step, 2 * round + 1);
-        t_step_wait(step, 2 * round + 2);
+        t_step_set(step, 3 * round + 2);
+        t_step_wait(step, 3 * round + 3);
         ivcom_vchan_close(v);
     }
     return 0;
@@ -90,15 +92,16 @@ int main(void)
             T_OK(ivcom_vchan_server_open(plat, t_dom(1), path, 0, 0, &v));
         if (!round)
             dump(v, 0);             /* no client yet: cli_live 2 */
+        t_step_set(step, 3 * round + 1);
         memset(buf, 's', sizeof(buf));
         /* more than the client reads; all of it fits the smallest ring */
         T_EQ(ivcom_vchan_send(v, buf, 1500, T_VCHAN_TIMEOUT), 1500);
         T_EQ(ivcom_vchan_recv(v, buf, 600, T_VCHAN_TIMEOUT), 600);
-        t_step_wait(step, 2 * round + 1);
+        t_step_wait(step, 3 * round + 2);
         T_EQ(ivcom_vchan_data_ready(v), 400);
         T_EQ(ivcom_vchan_buffer_space(v), (1 << (round ? 20 : 11)) - 800);
         dump(v, round + 1);
-        t_step_set(step, 2 * round + 2);
+        t_step_set(step, 3 * round + 3);
         T_EQ(ivcom_vchan_read(v, buf, sizeof(buf), T_VCHAN_TIMEOUT), 400);
         T_EQ(ivcom_vchan_read(v, buf, sizeof(buf), T_VCHAN_TIMEOUT), -EPIPE);
         ivcom_vchan_close(v);
