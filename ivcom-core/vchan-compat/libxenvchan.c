@@ -92,8 +92,8 @@ static int fail(struct compat *c, int err)
 {
     if (err == -EPROTO && !c->reported) {
         c->reported = 1;
-        fprintf(stderr, "libxenvchan (ivcom): the peer broke the vchan protocol; "
-                "channel closed (%s)\n", ivcom_strerror(err));
+        fprintf(stderr, "libxenvchan (ivcom): the peer broke the vchan protocol (an "
+                "impossible index, live or notify byte in the shared page); channel closed\n");
     }
     errno = -err;
     return -1;

@@ -252,3 +252,56 @@ def test_debian_vchan_socket_proxy_on_dropin(sim: simmod.Sim, xcshim: Path, tmp_
             p.wait()
         hold.close()
         backend.close()
+
+
+EVIL_SRC = ROOT / "tests" / "vchan" / "vchan_evil.c"
+
+
+@pytest.fixture(scope="module")
+def evil(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    lib = ROOT / "build" / "core" / "libivcom.a"
+    if not lib.exists():
+        pytest.fail(f"{lib} not built: run `make core`")
+    exe = tmp_path_factory.mktemp("evil") / "vchan_evil"
+    core = ROOT / "ivcom-core"
+    subprocess.run(["cc", "-O2", "-Wall", "-Werror", f"-I{core / 'include'}", "-o", str(exe),
+                    str(EVIL_SRC), str(lib), "-lxenevtchn", "-lxenstore", "-lpthread"],
+                   check=True)
+    return exe
+
+
+@pytest.mark.parametrize("how", ["prod", "live", "back"])
+def test_dropin_reports_hostile_peer(sim: simmod.Sim, echo: Path, evil: Path,
+                                     how: str) -> None:
+    """A program on the drop-in, blocked in libxenvchan_read(), whose peer
+    corrupts the page and goes quiet: the read fails within a second with
+    EPROTO and the library says why on stderr (stock libxenvchan stalls
+    in that read for ever, or takes the garbage)."""
+    _need_dropin()
+    server_dom, client_dom = 331, 332
+    path = f"/local/domain/{server_dom}/data/vchan/{client_dom}/evil"
+    hold = sim.hold_domain(client_dom)
+    server: subprocess.Popen[str] | None = None
+    try:
+        server = subprocess.Popen([str(evil), str(client_dom), path, "5000", how],
+                                  env=_domain_env(sim, server_dom), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        # The client expects 5000 bytes back and gets 100: it is blocked in
+        # libxenvchan_read() when the page breaks.
+        start = time.monotonic()
+        client = subprocess.run([str(echo), "client", str(server_dom), path, "5000"],
+                                env=_domain_env(sim, client_dom), capture_output=True,
+                                text=True, timeout=60)
+        took = time.monotonic() - start
+        sout, serr = server.communicate(timeout=30)
+    finally:
+        hold.close()
+        if server is not None and server.poll() is None:
+            server.kill()
+    assert server.returncode == 0, serr
+    assert sout.strip() == "broken"
+    assert client.returncode == 1, client.stderr
+    assert "broke the vchan protocol" in client.stderr
+    assert "Protocol error" in client.stderr
+    assert took < 5, f"the client took {took:.1f} s to give up"
+    print(f"{how}: gave up after {took:.2f} s: {client.stderr.strip()!r}")
