@@ -63,13 +63,14 @@ def ivlab() -> IvcomLab:
 
     # The comparison (scn-ivcom-bench) is `make bench`'s: speed is not
     # asserted here.
-    # The services scenario's tiny guests travel as shared files.
-    files = {"ivcom-guest-pingpong.elf": GUEST_OUT / "ivcom-guest-pingpong.elf",
-             "guest.cfg.in": ROOT / "minios-app" / "guest.cfg.in"}
+    # The services and kv scenarios' tiny guests travel as shared files.
+    files = {f"ivcom-guest-{app}.elf": GUEST_OUT / f"ivcom-guest-{app}.elf"
+             for app in ("pingpong", "kv", "kvclient")}
+    files["guest.cfg.in"] = ROOT / "minios-app" / "guest.cfg.in"
     for name, path in files.items():
         assert path.is_file(), f"{path} missing: build the tiny guest first (make guest)"
     _, res = labboot.boot(lambda: build_image(ivcom_payload(), log=True),
-                          [Scenario.builtin("ivcom"), Scenario.builtin("services")],
+                          [Scenario.builtin(n) for n in ("ivcom", "services", "kv")],
                           tag="pytest-ivcom", timeout_s=2100, scenario_timeout=900.0,
                           env=BENCH_ENV, files=files)
     return IvcomLab(res)
@@ -321,3 +322,41 @@ def test_service_ended_the_destroyed_tiny_client(ivlab):
                if line.startswith("{")]
     t4 = [r for r in reports if r["client"] == ids["t4"]]
     assert len(t4) == 1 and 0 < t4[0]["echoed"], t4
+
+
+# ---- a tiny kv service domain (scn-kv.sh) ------------------------------------------
+
+KV_CHECKS = (
+    "p1 ka's bench: every reply checked", "p1 kb's bench: every reply checked",
+    "p1 kc's bench: every reply checked", "p1 the tiny kvclient: every reply checked",
+    "p2 ka's bench killed mid-run (SIGKILL)", "p2 ka's next bench served",
+    "p2 the kv domain ended after its 6 clients",
+    "p3 kb's bench running when the kv domain is destroyed",
+    "p3 kb's bench ended with an error, not a hang",
+    "p3 a new kv domain serves kb's next bench", "p3 the new kv domain ended with SUCCESS",
+    'p4 kvbad1: kv: unknown word "colour=blue"', "p4 kvbad2: kv: missing name=",
+    "p4 kvbad3: kv: bad max=",
+)
+
+
+@pytest.mark.parametrize("check", KV_CHECKS)
+def test_kv_check(ivlab, check):
+    verdicts = _ktap(ivlab, "kv")
+    assert check in verdicts, f"never checked (checks made: {sorted(verdicts)})"
+    ok, why = verdicts[check]
+    assert ok, why
+
+
+def test_kv_served_four_clients_at_once(ivlab):
+    """The kv domain's own count: four clients at once, none failed; each
+    Linux bench checked every reply and measured something."""
+    result = _ktap(ivlab, "kv")["p2 the kv domain ended after its 6 clients"][1]
+    if not result:      # ok: the reason is empty; read the console line
+        text = ivlab.text("kv", "console-kvs.log")
+        result = next(ln for ln in text.splitlines() if ln.startswith("ivcom-guest: result:"))
+    m = re.search(r"clients=(\d+) failed=(\d+) peak=(\d+)", result)
+    assert m, result
+    assert (int(m.group(1)), int(m.group(2))) == (6, 0) and int(m.group(3)) >= 4, result
+    for g in ("ka", "kb", "kc"):
+        b = ivlab.json("kv", f"p1-{g}.bench")
+        assert b["count"] > 0 and b["ops_per_s"] > 0, b

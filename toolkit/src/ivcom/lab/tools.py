@@ -19,7 +19,7 @@ from ivcom.lab.image import Payload, build_root, repo_top
 LINK = {"lab-vchan": ["-lxenvchan"]}
 
 # libivcom's tools (built by `make core`) that the IVCOM scenarios run.
-IVCOM_TOOLS = ("ivcom-pingpong", "ivcom-stream")
+IVCOM_TOOLS = ("ivcom-pingpong", "ivcom-stream", "ivcom-kv")
 CFLAGS = ["-O2", "-g0", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE"]
 
 
