@@ -5,7 +5,8 @@
  * consumer index past ours, or a garbage live byte break the server's
  * blocked read or its write within one wait slice, with no event sent;
  * a server's garbage live byte, its index going back, or notify bits no
- * peer writes break the client.  A broken channel stays broken. */
+ * peer writes break the client; a forged grant in the list is refused.
+ * A broken channel stays broken. */
 #include "vchan_helpers.h"
 #include "vchan_int.h"
 
@@ -134,6 +135,17 @@ static int client(struct ivcom_platform *plat, void *arg)
     T_EQ(ivcom_vchan_data_ready(v), -EPROTO);
     ivcom_vchan_close(v);
     t_step_set(step, ++s);
+    /* 8. a grant in the list that was never granted to us: refused by
+     * the platform, nothing mapped */
+    t_step_wait(step, ++s);
+    path_of(path, sizeof(path), "grants", 1);
+    {
+        int r = ivcom_vchan_client_open(plat, t_dom(0), path, &v, T_VCHAN_TIMEOUT);
+
+        if (r != -EPERM && r != -EACCES)
+            T_FAIL("open with a forged grant: %s", ivcom_strerror(r));
+    }
+    t_step_set(step, ++s);
     return 0;
 }
 
@@ -220,6 +232,12 @@ int main(void)
     t_step_set(step, ++s);
     t_step_wait(step, ++s);
     __atomic_store_n(&page_of(v)->cli_notify, 0x81, __ATOMIC_RELEASE);
+    t_step_set(step, ++s);
+    t_step_wait(step, ++s);
+    ivcom_vchan_close(v);
+    /* 8 */
+    v = server_open(plat, "grants", 65536, 0);
+    page_of(v)->grants[3] = 0xdeadbeefu;
     t_step_set(step, ++s);
     t_step_wait(step, ++s);
     ivcom_vchan_close(v);
