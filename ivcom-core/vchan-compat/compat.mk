@@ -18,11 +18,13 @@ else
 COMPAT_TARGETS := $(COMPAT_LIB)
 endif
 
-$(COMPAT_LIB): vchan-compat/libxenvchan.c vchan-compat/libxenvchan.map $(LIB_OBJS)
+# On the archive, not on $(LIB_OBJS): this file is read before the Makefile
+# sets LIB_OBJS, and a prerequisite list is expanded as it is read.
+$(COMPAT_LIB): vchan-compat/libxenvchan.c vchan-compat/libxenvchan.map $(O)/libivcom.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -shared -Wl,-soname,$(COMPAT_SONAME) \
 	    -Wl,--version-script=vchan-compat/libxenvchan.map $(LDFLAGS) -o $@ \
-	    vchan-compat/libxenvchan.c $(LIB_OBJS) $(XEN_LIBS) $(SIM_LIBS) -lpthread
+	    vchan-compat/libxenvchan.c $(O)/libivcom.a $(XEN_LIBS) $(SIM_LIBS) -lpthread
 
 .PHONY: vchan-compat
 vchan-compat: $(COMPAT_TARGETS)
