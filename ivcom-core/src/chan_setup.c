@@ -234,6 +234,7 @@ IVCOM_EXPORT int ivcom_listen(struct ivcom_platform *plat, const char *name,
 
     if (err)
         return err;
+    ivcom_xs_sweep(plat);
     err = ivcom_chan_server_new(plat, name, peer_domid, params, &ch);
     if (err)
         return err;
@@ -464,6 +465,7 @@ IVCOM_EXPORT int ivcom_connect_start(struct ivcom_platform *plat, const char *na
     if (!ivcom_name_ok(name) || !domid_ok(plat, server_domid) ||
         (params && !ivcom_params_ok(params)))
         return -EINVAL;
+    ivcom_xs_sweep(plat);
     ch = chan_new(plat, name, server_domid, params);
     if (!ch)
         return -ENOMEM;

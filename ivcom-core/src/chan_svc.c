@@ -108,6 +108,15 @@ static int publish_once(struct ivcom_service *svc)
         err = ops->xs_write(svc->plat, tx, svc->req_dir, "");
     if (!err)
         err = ops->xs_set_perms(svc->plat, tx, svc->req_dir, creatable, 1);
+    if (!err && ivcom_os_pid()) {
+        char owner[IVCOM_PATH_MAX + sizeof(IVCOM_XS_OWNER)], pid[16];
+
+        snprintf(owner, sizeof(owner), "%s/%s", svc->dir, IVCOM_XS_OWNER);
+        snprintf(pid, sizeof(pid), "%u", ivcom_os_pid());
+        err = ops->xs_write(svc->plat, tx, owner, pid);
+        if (!err)
+            err = ops->xs_set_perms(svc->plat, tx, owner, readable, 1);
+    }
     if (!err)
         err = ops->xs_write(svc->plat, tx, state, IVCOM_XS_SVC_LISTENING);
     if (!err)
@@ -158,6 +167,7 @@ IVCOM_EXPORT int ivcom_service_open(struct ivcom_platform *plat, const char *nam
         err = ivcom_xs_svc_dir(svc->req_dir, sizeof(svc->req_dir), plat->domid, name, "/req");
     if (err)
         goto out_free;
+    ivcom_xs_sweep(plat);
     /* A previous instance's requests and channels end here. */
     ops->xs_rm(plat, IVCOM_XS_NO_TX, svc->dir);
     err = -EAGAIN;

@@ -7,9 +7,10 @@
  *   /local/domain/<server>/data/ivcom/<name>/      {server: none} {client: r}
  *       version mode s2c-order c2s-order ctrl-ref event-channel
  *       nonce (16 hex digits, also in the control page) client-domid state
+ *       owner (the server's process id, where it has one: chan_sweep.c)
  *       client/state client/event-channel          {server: none} {client: rw}
  *   /local/domain/<client>/data/ivcom-client/<server>/<name>
- *                                                  {client: none} {server: r}
+ *       "connected <pid>" (or "connected")         {client: none} {server: r}
  */
 #include <errno.h>
 #include <stdio.h>
@@ -127,6 +128,8 @@ static int offer_once(struct ivcom_chan *ch, uint32_t ctrl_ref)
     }
     if (!err)
         err = write_u32(ch, tx, "client-domid", (uint32_t)peer, ro);
+    if (!err && ivcom_os_pid())
+        err = write_u32(ch, tx, IVCOM_XS_OWNER, ivcom_os_pid(), ro);
     if (!err)
         err = write_node(ch, tx, "client", "", rw);
     if (!err)
@@ -326,12 +329,15 @@ static int presence_perms(struct ivcom_chan *ch, uint32_t tx)
 static int announce_once(struct ivcom_chan *ch)
 {
     const struct ivcom_platform_ops *ops = ch->plat->ops;
+    char val[32];
     uint32_t tx;
-    int err = ops->xs_tx_start(ch->plat, &tx);
+    int err;
 
+    ivcom_xs_presence_value(val, sizeof(val));
+    err = ops->xs_tx_start(ch->plat, &tx);
     if (err)
         return err;
-    err = ops->xs_write(ch->plat, tx, ch->xs_presence, IVCOM_XS_STATE_CONNECTED);
+    err = ops->xs_write(ch->plat, tx, ch->xs_presence, val);
     if (!err)
         err = presence_perms(ch, tx);
     if (err) {

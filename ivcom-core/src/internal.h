@@ -94,6 +94,16 @@ void ivcom_os_yield(void);
 /* 64 unpredictable-enough bits for an offer's nonce: distinct offers must
  * differ (it names an offer; it is not a secret). */
 uint64_t ivcom_os_nonce(void);
+/* This process's id; 0 where there are no processes (the tiny guest). */
+uint32_t ivcom_os_pid(void);
+/* 0 once process `pid` is known gone, else 1. */
+int ivcom_os_pid_alive(uint32_t pid);
+
+/* Our dead processes' XenStore nodes (chan_sweep.c): removed once per
+ * platform, at its first set-up call. */
+#define IVCOM_XS_OWNER          "owner"
+void ivcom_xs_sweep(struct ivcom_platform *plat);
+void ivcom_xs_presence_value(char *buf, size_t len);
 
 /* XenStore side of the handshake (chan_xs.c). */
 int  ivcom_xs_offer(struct ivcom_chan *ch, uint32_t ctrl_ref);

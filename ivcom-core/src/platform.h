@@ -113,6 +113,7 @@ struct ivcom_platform {
     const struct ivcom_platform_ops *ops;
     int domid;
     void *priv;         /* backend state */
+    int swept;          /* ivcom_xs_sweep() ran */
 };
 
 extern const struct ivcom_platform_ops ivcom_plat_sim_ops;

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/random.h>
 #include <stdlib.h>
 #include <time.h>
@@ -29,6 +31,16 @@ const char *ivcom_default_platform(void)
 void ivcom_os_yield(void)
 {
     sched_yield();
+}
+
+uint32_t ivcom_os_pid(void)
+{
+    return (uint32_t)getpid();
+}
+
+int ivcom_os_pid_alive(uint32_t pid)
+{
+    return kill((pid_t)pid, 0) == 0 || errno != ESRCH;
 }
 
 uint64_t ivcom_os_nonce(void)

@@ -29,6 +29,17 @@ void ivcom_os_yield(void)
 /* The TSC and Xen system time, mixed (splitmix64's finaliser) with a
  * counter: offers of one boot never repeat, and a re-created domain
  * starts from another TSC. */
+uint32_t ivcom_os_pid(void)
+{
+    return 0;           /* one program, no processes: nothing to sweep */
+}
+
+int ivcom_os_pid_alive(uint32_t pid)
+{
+    (void)pid;
+    return 1;
+}
+
 uint64_t ivcom_os_nonce(void)
 {
     static uint64_t count;

@@ -63,6 +63,7 @@ class ServiceClient:
     client_event_channel: int | None = None  # the client's port ("connected <port>")
     nonce: str | None = None  # the offer's nonce, as written
     presence: str | None = None  # the client's presence node (None: absent)
+    client_pid: int | None = None  # the client process named in its presence
     problem: str | None = None  # why the entry is malformed
     located: str | None = None  # where ctrl_ref came from: "offer" or "page"
 
@@ -147,11 +148,16 @@ def read_client(store: Store, server: int, name: str, token: str) -> ServiceClie
     parsed = parse_request(value)
     if not HEX16.match(token) and parsed["state"] != "gone":
         parsed = {"state": "malformed", "problem": "token is not 16 hex digits"}
-    presence = None
+    presence, pid = None, None
     if who is not None:
         presence = get(store, f"/local/domain/{who}/{CLIENT_BASE}/{server}/{name}/{token}")
+    if presence is not None:
+        # "connected <pid>" where the client has processes (chan_sweep.c)
+        state, _, rest = presence.partition(" ")
+        if state == "connected" and rest.isdigit():
+            presence, pid = state, int(rest)
     sc = ServiceClient(server=server, name=name, token=token, client=who, value=value,
-                       path=path, presence=presence, **parsed)
+                       path=path, presence=presence, client_pid=pid, **parsed)
     return replace(sc, located="offer") if sc.ctrl_ref is not None else sc
 
 
