@@ -6,7 +6,7 @@ CORE    := $(MAKE) -C ivcom-core --no-print-directory
 JOBS    ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: all deps build core core-san guest test ctest pytest bench demo demo-sim fuzz clean \
+.PHONY: all deps build core core-san guest test ctest pytest bench chaos demo demo-sim fuzz clean \
         install uninstall
 
 all: build
@@ -35,6 +35,10 @@ test: build fuzz-build
 
 bench: build
 	$(PY) -m ivcom bench --out results
+
+# The long chaos run in the lab (make test runs 75 s of it).
+chaos: build
+	CHAOS_SECONDS=$${CHAOS_SECONDS:-600} $(PY) -m pytest tests/py/lab/test_lab_chaos.py
 
 demo: build
 	$(PY) -m ivcom demo

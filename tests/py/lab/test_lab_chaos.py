@@ -1,0 +1,67 @@
+"""Chaos on real Xen (scn-chaos.sh, one boot): sessions between dom0 and
+two PV domUs meet random faults -- a SIGKILLed client or server during the
+handshake, mid-stream or as it closes, a domU destroyed and created again
+-- for $CHAOS_SECONDS (75 by default; `make chaos` runs 600).  The scenario's
+KTAP verdicts are the checks; rounds.txt says what each round met.  A
+SIGKILLed process's XenStore nodes are reclaimed by the next IVCOM process
+of its domain (chan_sweep.c): the scenario ends with one in each."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import labboot
+import pytest
+from ivcom.lab.runner import BootResult, Scenario
+
+pytestmark = pytest.mark.lab
+
+CHECKS = (
+    "no process outlived its timeout",
+    "every receiver's messages intact and in order",
+    "dom0's event channels back to their count",
+    "dom0's IVCOM XenStore nodes back to their count",
+    "no IVCOM XenStore node left in the domUs",
+)
+SECONDS = int(os.environ.get("CHAOS_SECONDS", "75"))
+
+
+@pytest.fixture(scope="module")
+def chaos() -> BootResult:
+    from ivcom.lab.image import build_image
+    from ivcom.lab.tools import ivcom_payload
+
+    _, res = labboot.boot(lambda: build_image(ivcom_payload(), log=True),
+                          [Scenario.builtin("chaos")], tag="pytest-chaos",
+                          timeout_s=900 + 2 * SECONDS, scenario_timeout=600.0 + 2 * SECONDS,
+                          env={"CHAOS_SECONDS": str(SECONDS)})
+    return res
+
+
+def _verdicts(res: BootResult) -> dict[str, tuple[bool, str]]:
+    s = res.scenarios.get("chaos")
+    assert s is not None, f"the chaos scenario did not run (log {res.log})"
+    assert s.ok, f"chaos scenario failed: {s.reason} (dir {s.dir})"
+    out = {}
+    for line in (s.dir / "ktap.txt").read_text().splitlines():
+        m = re.fullmatch(r"(not ok|ok) \d+ (.*?)(?: # (.*))?", line)
+        assert m, f"not a KTAP line: {line!r}"
+        out[m.group(2)] = (m.group(1) == "ok", m.group(3) or "")
+    return out
+
+
+def test_chaos_ran_rounds_with_faults(chaos):
+    v = _verdicts(chaos)
+    ran = [k for k in v if k.startswith("ran rounds")]
+    assert ran and v[ran[0]][0], v
+    rounds = (chaos.scenarios["chaos"].dir / "rounds.txt").read_text().splitlines()
+    assert len(rounds) >= 3 and any("no fault" not in r for r in rounds), rounds
+
+
+@pytest.mark.parametrize("check", CHECKS)
+def test_chaos_check(chaos, check):
+    v = _verdicts(chaos)
+    assert check in v, f"never checked (checks made: {sorted(v)})"
+    ok, why = v[check]
+    assert ok, why
