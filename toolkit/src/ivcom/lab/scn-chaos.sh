@@ -69,7 +69,10 @@ recreate() {
     agent_ready "$1"
 }
 
-hangs=0 bad_data=0 rounds=0 seed=$$
+# The rounds follow from the seed: CHAOS_SEED replays a run (summary says it).
+seed=${CHAOS_SEED:-$(date +%s)}
+echo "seed=$seed" >seed
+hangs=0 bad_data=0 rounds=0
 t_end=$(( $(date +%s) + CHAOS_SECONDS ))
 while [ "$(date +%s)" -lt "$t_end" ]; do
     rounds=$((rounds + 1))
@@ -157,5 +160,5 @@ for g in ca cb; do
 done
 lab_ktap $([ "$left" -eq 0 ]; echo $?) "no IVCOM XenStore node left in the domUs" \
     "$left: $(cat xs-left-ca.txt xs-left-cb.txt | head -n 2)"
-echo "rounds=$rounds hangs=$hangs bad_data=$bad_data" >summary
+echo "seed=$(cat seed) rounds=$rounds hangs=$hangs bad_data=$bad_data" >summary
 for g in ca cb; do agent_post "$g" exit >/dev/null; done
