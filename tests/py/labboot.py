@@ -44,3 +44,18 @@ def boot(image: LabImage | Callable[[], LabImage], scenarios: Iterable[Scenario]
     for note in res.retries:
         print(f"ivcom lab: retried: {note}")
     return img, res
+
+
+def ktap_check(res: BootResult, scenario: str, check: str) -> None:
+    """Fail unless the scenario ran, passed, and said "ok" for `check`
+    (a prefix of the check's description: some end with a figure)."""
+    from ivcom.lab import ktap
+
+    s = res.scenarios.get(scenario)
+    if s is None:
+        pytest.fail(f"scenario {scenario} did not run (log {res.log})", pytrace=False)
+    assert s.ok, f"scenario {scenario} failed: {s.reason} (dir {s.dir}, log {res.log})"
+    verdicts = ktap.read(s.dir)
+    found = [v for name, v in verdicts.items() if name == check or name.startswith(check)]
+    assert len(found) == 1, f"{check!r}: never checked (checks made: {sorted(verdicts)})"
+    assert found[0].ok, f"not ok {found[0].number} {found[0].check} # {found[0].why}"

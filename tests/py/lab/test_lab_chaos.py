@@ -9,7 +9,6 @@ of its domain (chan_sweep.c): the scenario ends with one in each."""
 from __future__ import annotations
 
 import os
-import re
 
 import labboot
 import pytest
@@ -39,29 +38,12 @@ def chaos() -> BootResult:
     return res
 
 
-def _verdicts(res: BootResult) -> dict[str, tuple[bool, str]]:
-    s = res.scenarios.get("chaos")
-    assert s is not None, f"the chaos scenario did not run (log {res.log})"
-    assert s.ok, f"chaos scenario failed: {s.reason} (dir {s.dir})"
-    out = {}
-    for line in (s.dir / "ktap.txt").read_text().splitlines():
-        m = re.fullmatch(r"(not ok|ok) \d+ (.*?)(?: # (.*))?", line)
-        assert m, f"not a KTAP line: {line!r}"
-        out[m.group(2)] = (m.group(1) == "ok", m.group(3) or "")
-    return out
-
-
 def test_chaos_ran_rounds_with_faults(chaos):
-    v = _verdicts(chaos)
-    ran = [k for k in v if k.startswith("ran rounds")]
-    assert ran and v[ran[0]][0], v
+    labboot.ktap_check(chaos, "chaos", "ran rounds")
     rounds = (chaos.scenarios["chaos"].dir / "rounds.txt").read_text().splitlines()
     assert len(rounds) >= 3 and any("no fault" not in r for r in rounds), rounds
 
 
 @pytest.mark.parametrize("check", CHECKS)
 def test_chaos_check(chaos, check):
-    v = _verdicts(chaos)
-    assert check in v, f"never checked (checks made: {sorted(v)})"
-    ok, why = v[check]
-    assert ok, why
+    labboot.ktap_check(chaos, "chaos", check)

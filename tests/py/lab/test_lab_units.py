@@ -108,7 +108,7 @@ def test_qemu_argv_escapes_commas(tmp_path):
     assert initrd.startswith(str(tmp_path / "a,,b" / "vmlinuz") + " console=hvc0")
     assert initrd.endswith("," + str(tmp_path / "a,,b" / "dom0.cpio"))
     assert "path=" + str(tmp_path / "run,,1") + "," in argv[argv.index("-virtfs") + 1]
-    assert argv[argv.index("-cpu") + 1] == "max,-smap"
+    assert argv[argv.index("-cpu") + 1] == "max,-smap,-xsave"
 
 
 def test_qemu_accel_is_multi_threaded_tcg_unless_told(tmp_path, monkeypatch):
@@ -170,3 +170,24 @@ def test_lab_tcp_rejects_zero_seconds():
     r = subprocess.run([_lab_tcp(), "client", "127.0.0.1", "1", "rrt", "64", "0"],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 2 and "usage: lab-tcp" in r.stderr
+
+
+# ---- KTAP verdicts (ivcom.lab.ktap) -------------------------------------------------
+
+
+def test_ktap_parses_ok_and_not_ok_lines():
+    from ivcom.lab import ktap
+
+    v = ktap.parse("ok 1 p1 la served\nnot ok 2 p1 t1 served # FAILURE pingpong: x # y\n")
+    assert v["p1 la served"] == ktap.Verdict(True, 1, "p1 la served", "")
+    assert v["p1 t1 served"] == ktap.Verdict(False, 2, "p1 t1 served", "FAILURE pingpong: x # y")
+
+
+def test_ktap_refuses_a_line_that_is_not_ktap(tmp_path):
+    from ivcom.lab import ktap
+    from ivcom.lab.errors import LabError
+
+    with pytest.raises(LabError, match="not a KTAP line"):
+        ktap.parse("ok 1 fine\nsomething else\n")
+    with pytest.raises(LabError, match="cannot read"):
+        ktap.read(tmp_path)
