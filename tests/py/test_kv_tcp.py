@@ -317,7 +317,8 @@ def test_no_service_connect_times_out() -> None:
 @pytest.mark.parametrize("argv", [
     ["--tcp", "nohost", "stats"], ["--tcp", "h:99999", "stats"], ["--tcp", "h:", "stats"],
     ["--tcp", "h:12x", "stats"], ["--tcp", "127.0.0.1:1", "-d", "3", "stats"],
-    ["--tcp", "127.0.0.1:1", "-n", "kv", "stats"], ["--tcp", "127.0.0.1:1", "-P", "sim", "get", "k"],
+    ["--tcp", "127.0.0.1:1", "-n", "kv", "stats"],
+    ["--tcp", "127.0.0.1:1", "-P", "sim", "get", "k"],
     ["serve", "kv", "--tcp", "127.0.0.1:1", "--allow", "1"], ["--order", "12", "stats"],
     ["--at-wall", "x", "bench"], ["--at-wall", "5", "get", "k"], ["--at-wall", "-3", "bench"],
     ["--tcp", "127.0.0.1:1", "--order", "99", "stats"], ["--tcp"],

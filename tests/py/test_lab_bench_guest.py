@@ -696,17 +696,21 @@ def fake_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> type[_FakeRunne
     img.write_bytes(b"\x7fELF")
     monkeypatch.setattr(lb, "guest_files", lambda log=None: {
         **{f"ivcom-guest-{a}.elf": img for a in lb.GUEST_APPS}, "guest.cfg.in": img})
+    from ivcom.lab import bench_kv
+
+    monkeypatch.setattr(bench_kv, "files", lambda log=None: {
+        "ivcom-guest-kv.elf": img, "guest.cfg.in": img})
     return Runner
 
 
 def test_run_boots_both_scenarios_once(fake_lab: type[_FakeRunner]) -> None:
     out = lb.run(lambda m: None, plan=PLAN)
     seen = fake_lab.seen
-    assert seen["names"] == ["ivcom-bench", "guest-bench"]
+    assert seen["names"] == ["ivcom-bench", "guest-bench", "kv-bench"]
     assert seen["env"]["BENCH_RR_COUNT"] == "300" and seen["env"]["BENCH_SIZES"] == "64 65536"
     files = seen["files"]
     assert set(files) == {*(f"ivcom-guest-{a}.elf" for a in lb.GUEST_APPS), "guest.cfg.in",
-                          "guest-lib.sh"}
+                          "ivcom-guest-kv.elf", "guest-lib.sh"}
     assert seen["lib"] == (LAB_PKG / "guest-lib.sh").read_text()
     assert seen["kw"]["timeout"] > seen["kw"]["scenario_timeout"]
     assert out["guest"]["ok"] is True

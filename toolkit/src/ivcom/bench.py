@@ -8,7 +8,8 @@ repetitions, median and spread; instructions per 64 B send+recv pair from
 valgrind's callgrind; services beside one-peer channels and TCP
 (connection set-up, fan-in of 1..64 clients, target verdicts: see
 ivcom.bench_services); `ivcom proxy` beside direct TCP (ivcom.bench_proxy).
-Lab section: see ivcom.lab.bench (real Xen, PV domUs).  HVM section: see
+Lab section: see ivcom.lab.bench (real Xen, PV domUs) and ivcom.lab.bench_kv
+(the kv service three ways, with its targets' verdicts).  HVM section: see
 ivcom.lab.hvm (VM exits of an HVM guest, emulated NIC vs IVCOM).
 
 Writes <out>/bench.json (machine-readable), <out>/bench.txt (the table)
@@ -337,7 +338,7 @@ def plot(results: Json, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     from ivcom import bench_services
-    from ivcom.lab import hvm
+    from ivcom.lab import bench_kv, hvm
 
     panels = {"sim": _plot_sim, "lab": _plot_lab, "hvm": hvm.plot}
     rows: list[tuple[Callable[[Json, Any, Any], None], Json]] = []
@@ -346,6 +347,8 @@ def plot(results: Json, path: Path) -> None:
             rows.append((panel, results[name]))
             if name == "sim" and "services" in results[name]:
                 rows.append((bench_services.plot, results[name]["services"]))
+            if name == "lab" and (results[name].get("kv") or {}).get("targets"):
+                rows.append((bench_kv.plot, results[name]["kv"]))
     fig, axes = plt.subplots(len(rows), 2, figsize=(12, 4.5 * len(rows)), squeeze=False)
     for row, (fn, data) in zip(axes, rows, strict=True):
         fn(data, row[0], row[1])

@@ -11,7 +11,10 @@ each transport, then a long session per transport with a xentrace window
 in its middle.  The same boot then runs `guest-bench` (scn-guest-bench.sh):
 the tiny guest (minios-app) beside a Linux PV domU -- time from `xl
 create` to ready, image size, memory -- and IVCOM tiny<->tiny with the
-same plan, set against the Linux<->Linux IVCOM sessions of ivcom-bench.
+same plan, set against the Linux<->Linux IVCOM sessions of ivcom-bench;
+and `kv-bench` (scn-kv-bench.sh, analysed by ivcom.lab.bench_kv): the kv
+service as a tiny domain, as a Linux process over IVCOM and over netfront
+TCP, with 1 and 4 client domUs, and the issue's targets as verdict lines.
 `analyse()` turns the scenarios' files into the results (pure: tests feed
 it results directories).  TCG times are slow and noisy: only the ratios
 within the boot and the hypercall counts mean anything.
@@ -135,22 +138,33 @@ def guest_files(log: Callable[[str], None] | None = None) -> dict[str, Path]:
 def run(log: Callable[[str], None], quick: bool = False, *,
         plan: LabPlan | None = None) -> Json:
     """Boot the lab once, run the comparison, return the analysed results."""
+    from ivcom.lab import bench_kv
     from ivcom.lab.image import build_image
     from ivcom.lab.runner import LabRunner, Scenario
     from ivcom.lab.tools import ivcom_payload
 
     plan = plan or LabPlan.for_mode(quick)
     files = guest_files(log)
+    scns = [Scenario.builtin("ivcom-bench"), Scenario.builtin(GUEST_SCENARIO)]
+    kv_skip = None
+    try:
+        files.update(bench_kv.files(log))
+        scns.append(Scenario.builtin(bench_kv.SCENARIO))
+    except LabError as exc:
+        # The other figures stand on their own: say why kv's are missing.
+        kv_skip = f"not run: {exc}"
+        log(f"lab: the kv benchmark is {kv_skip}")
     log("lab: building (or reusing) the lab image")
     image = build_image(ivcom_payload())
-    runner = LabRunner(image, timeout=840.0 + GUEST_BOOT_S, scenario_timeout=780.0,
+    runner = LabRunner(image, timeout=840.0 + GUEST_BOOT_S + bench_kv.BOOT_S,
+                       scenario_timeout=780.0,
                        status=lambda m: log(m.removeprefix("ivcom lab: ")))
     log("lab: IVCOM vs netfront TCP vs libxenvchan between two PV domUs, then the tiny "
         f"guest ({'quick' if quick else 'full'} plan)")
-    scns = [Scenario.builtin("ivcom-bench"), Scenario.builtin(GUEST_SCENARIO)]
     lib = resources.files("ivcom.lab").joinpath("guest-lib.sh")
     with resources.as_file(lib) as lib_path:
-        res = runner.boot(scns, tag="bench", env=plan.env(),
+        res = runner.boot(scns, tag="bench",
+                          env={**plan.env(), **bench_kv.KvPlan.for_mode(quick).env()},
                           files={**files, "guest-lib.sh": lib_path})
     s = res.scenarios.get("ivcom-bench")
     if s is None or not s.ok:
@@ -169,8 +183,18 @@ def run(log: Callable[[str], None], quick: bool = False, *,
         # The Linux figures stand on their own: keep them, say why the
         # guest's are missing.
         out = analyse(s.dir, plan, guest_failure=str(exc))
+    k = res.scenarios.get(bench_kv.SCENARIO)
+    kfail = None if k is not None and k.ok else (
+        (k.reason or f"exit status {k.rc}") if k is not None else kv_skip or "did not run")
+    try:
+        out["kv"] = bench_kv.analyse(k.dir if k is not None else None, kfail)
+    except LabError as exc:
+        out["kv"] = bench_kv.analyse(None, str(exc))
+    for v in out["kv"]["verdicts"]:
+        log(f"kv: {bench_kv.verdict_line(v)}")
     out["run_dir"] = str(res.run_dir)
-    out["retries"] = list(res.retries) + list(s.retries) + list(g.retries if g else ())
+    out["retries"] = (list(res.retries) + list(s.retries) + list(g.retries if g else ())
+                      + list(k.retries if k else ()))
     out["boot_seconds"] = round(res.seconds, 1)
     return out
 
@@ -704,6 +728,11 @@ def render(results: Json) -> str:
     if guest is not None:
         lines.append("")
         lines.extend(render_guest(guest))
+    if results.get("kv") is not None:
+        from ivcom.lab import bench_kv
+
+        lines.append("")
+        lines.extend(bench_kv.render(results["kv"]))
     for note in results.get("retries") or []:
         lines.append(f"  note: {note}")
     return "\n".join(lines) + "\n"
