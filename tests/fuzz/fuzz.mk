@@ -26,7 +26,7 @@ FUZZ_COV        ?= $(shell command -v llvm-cov-14 || command -v llvm-cov)
 FUZZ_ARGS       ?=
 
 FUZZ_TARGETS    := ring_consumer ring_producer msg_header channel_attach chan_faults \
-                   xs_client kv_request
+                   xs_client kv_request svc_request
 FUZZ_DIR        := $(FUZZ_ROOT)/tests/fuzz
 FUZZ_CORE       := $(FUZZ_ROOT)/ivcom-core/src
 # The kv service's engine and request handler (shared by the tiny guest's
@@ -53,6 +53,9 @@ FUZZ_LD_channel_attach  := -Wl,--wrap=ivcom_now_ns
 FUZZ_SRC_chan_faults    := $(FUZZ_SRC_channel_attach)
 FUZZ_LD_chan_faults     := -Wl,--wrap=ivcom_now_ns,--wrap=ivcom_os_nonce,--wrap=calloc
 FUZZ_SRC_xs_client      := $(FUZZ_CORE)/xs_ring.c
+FUZZ_SRC_svc_request    := $(FUZZ_SRC_channel_attach)
+FUZZ_LD_svc_request     := -Wl,--wrap=ivcom_now_ns,--wrap=ivcom_os_nonce \
+                           -Wl,--wrap=ivcom_os_pid,--wrap=ivcom_os_pid_alive
 FUZZ_SRC_kv_request     := $(FUZZ_KV)/kv_store.c $(FUZZ_KV)/kv_serve.c
 FUZZ_DEPS               := $(wildcard $(FUZZ_DIR)/c/*.h $(FUZZ_CORE)/*.h \
                              $(FUZZ_ROOT)/ivcom-core/include/ivcom/*.h $(FUZZ_KV)/*.h)

@@ -390,6 +390,125 @@ def xs_seeds() -> dict[str, bytes]:
     }
 
 
+# ---- svc_request --------------------------------------------------------------------
+(S_OPEN, S_ACCEPT, S_CLOSE_SVC, S_CONNECT, S_CONTINUE, S_CLOSE_CLIENT, S_CLOSE_ACC,
+ S_REQUEST, S_ANSWER, S_EDIT, S_ON_LIST, S_CLOCK, S_FAULT, S_LIVE, S_PING, S_SVC_NODE,
+ S_FIRE, S_SWEEP_NODE) = range(18)
+X_READ, X_WRITE, X_RM, X_PERMS, X_TX_START, X_TX_END, X_WATCH, X_UNWATCH, X_DIR, \
+    X_GET_PERMS = range(10)
+SVC_ERRS = ("EAGAIN", "ENOSPC", "E2BIG", "EACCES", "ENOENT", "EPERM", "EIO", "EINVAL",
+            "ENOMEM", "EDQUOT")
+# flags
+SF_PID0, SF_ALLOW56, SF_MAX2, SF_STREAM, SF_ORDER13, SF_NO_FD = 1, 2, 4, 8, 16, 32
+
+
+def svc_seeds() -> dict[str, bytes]:
+    def op(code: int, *args: bytes) -> bytes:
+        return u8(code) + b"".join(args)
+
+    open_ = op(S_OPEN, u8(0))
+    accept = op(S_ACCEPT)
+
+    def connect(dom: int, slot: int) -> bytes:  # dom 0..2 = domains 5, 6, 7
+        return op(S_CONNECT, u8(dom | slot << 2))
+
+    def cont(slot: int, close: bool = True) -> bytes:
+        return op(S_CONTINUE, u8(slot | (0x80 if close else 0)))
+
+    def up(dom: int, slot: int) -> bytes:
+        return connect(dom, slot) + cont(slot) + accept + cont(slot) + accept
+
+    def request(dom: int, name_kind: int, val: int = 0, perms: int = 0, reps: int = 0,
+                token: int = 0x1122334455667788) -> bytes:
+        return op(S_REQUEST, u8(dom), u8(perms), u8(val), u8(reps), u8(name_kind),
+                  u32(token >> 32), u32(token))
+
+    def answer(slot: int, kind: int = 0, mode: int = 0, orders: int = 0, sel: int = 0,
+               tail: int = 0, port: int = 9, raw: bytes = b"") -> bytes:
+        body = u8(kind) + u8(mode) + u8(orders) + u8(sel) + u8(tail) + u8(port)
+        return op(S_ANSWER, u8(slot), body + (raw + b"\0" if raw else b""))
+
+    def edit(what: int, idx: int = 0, v: int = 0) -> bytes:
+        return op(S_EDIT, u8(what), u8(idx), u8(v))
+
+    def fault(kind: int, err: str, skip: int = 0, count: int = 1) -> bytes:
+        return op(S_FAULT, u8(kind), u8(skip | (count - 1) << 4), u8(SVC_ERRS.index(err)))
+
+    def clock(sec: int) -> bytes:
+        return op(S_CLOCK, u8(0x80 | sec))
+
+    ping = lambda slot, acc: op(S_PING, u8(slot | acc << 3))  # noqa: E731
+    honest = up(0, 0) + ping(0, 0) + ping(0, 0)
+    out = {
+        "honest": u8(0) + open_ + honest + op(S_CLOSE_CLIENT, u8(0))
+        + op(S_CLOSE_ACC, u8(0)) + accept + op(S_CLOSE_SVC),
+        "honest-stream-tiny": u8(SF_STREAM | SF_ORDER13 | SF_PID0 | SF_NO_FD) + open_ + honest
+        + op(S_CLOSE_ACC, u8(0)) + cont(0) + op(S_CLOSE_CLIENT, u8(0)),
+        "three-clients": u8(0) + open_ + up(0, 0) + up(1, 1) + up(2, 2) + up(0, 3)
+        + ping(3, 3) + op(S_CLOSE_ACC, u8(1)) + accept + op(S_CLOSE_SVC) + cont(2),
+        "policy-limit": u8(SF_ALLOW56 | SF_MAX2) + open_ + up(2, 0) + up(0, 1) + up(0, 2)
+        + up(0, 3) + clock(2) + accept + cont(3),
+        "not-yet-open": u8(0) + connect(0, 0) + cont(0) + open_ + cont(0) + op(S_FIRE, u8(3))
+        + accept + cont(0) + accept,
+        "bad-names": u8(0) + open_
+        + b"".join(request(d, k, 0, 1, 0, 0x0123456789ABCDEF * (k + 1) & (1 << 64) - 1)
+                   for d in (0, 1, 3) for k in (3, 4, 5, 6, 7, 0x2C, 0x9D))
+        + accept + clock(2) + accept + accept,
+        "bad-values-perms": u8(0) + open_
+        + b"".join(request(i % 4, 0, i, (i * 7) & 0x1F, 0, 0x1000 + i) for i in range(13))
+        + accept + up(1, 0) + clock(3) + accept + accept,
+        "flood": u8(SF_MAX2) + open_ + request(0, 0, 0, 1, 39) + request(1, 5 | 31 << 3, 0, 1,
+                                                                         39)
+        + request(3, 0, 0, 1, 39, 0xAAAA) + up(1, 0) + accept + clock(2) + accept + up(1, 1),
+        "vanish-on-list": u8(0) + open_ + connect(0, 0) + cont(0)
+        + op(S_ON_LIST, u8(0), u8(0), u8(0), b"\0" * 5) + accept + cont(0) + cont(0)
+        + connect(1, 1) + cont(1) + op(S_ON_LIST, u8(1), u8(0), u8(1), b"\0" * 5) + accept
+        + cont(1) + connect(2, 2) + cont(2)
+        + op(S_ON_LIST, u8(2), u8(0), u8(1), b"\0" * 5) + accept + cont(2)
+        + op(S_ON_LIST, u8(3), u8(0), u8(0x42), b"\0" * 5) + accept + cont(2),
+        "owner-edits": u8(0) + open_ + connect(0, 0) + cont(0) + edit(2, 0, 4) + accept
+        + cont(0) + connect(1, 1) + cont(1) + edit(2, 0, 3) + accept + cont(1)
+        + connect(2, 2) + cont(2) + accept + edit(1, 0, 7) + accept + cont(2),
+        "sweep": u8(0) + b"".join(op(S_SWEEP_NODE, u8(w), u8(v)) for w in range(0, 32, 3)
+                                  for v in (0, 4, 8, 13, 24, 28, 36, 44))
+        + open_ + up(0, 0) + up(1, 1),
+        "expire-liar": u8(0) + open_ + connect(0, 0) + cont(0) + accept + clock(11) + accept
+        + cont(0) + connect(1, 1) + cont(1) + accept + op(S_LIVE, u8(0), u8(1), u8(7))
+        + op(S_LIVE, u8(1), u8(1), u8(7)) + accept + cont(1),
+        "restart": u8(0) + open_ + connect(0, 0) + cont(0) + op(S_CLOSE_SVC) + open_ + cont(0)
+        + accept + cont(0) + accept + op(S_SVC_NODE, u8(0)) + connect(1, 1) + cont(1)
+        + op(S_SVC_NODE, u8(6)) + cont(1) + op(S_SVC_NODE, u8(5)) + connect(2, 2) + cont(2),
+    }
+    # Hostile answers to a client of ours (no service runs: the "service"
+    # is the input, writing its own nodes).
+    hostile = u8(0) + op(S_SVC_NODE, u8(6)) + connect(0, 0) + cont(0, False)
+    answers = [answer(0, 3, v) for v in range(0, 40, 4)] + [
+        answer(0, 2, raw=b"offer 1 message 12 12 2000 9 0123456789abcdef\x01"),
+        answer(0, 0, orders=0x12), answer(0, 0, tail=3), answer(0, 0, tail=4),
+        answer(0, 0, tail=6), answer(0, 0, tail=7), answer(0, 0, tail=8),
+        answer(0, 0, tail=0x10), answer(0, 0, tail=0x20), answer(0, 4), answer(0, 8 | 16),
+        answer(0, 8 | 48), answer(0, 8 | 80), answer(0, 0, mode=2), answer(0, 0, mode=3),
+        answer(0, 0, mode=0x80), answer(0, 0x80, mode=0x10), answer(0, 0, sel=0x40),
+        answer(0, 0, sel=0x60), answer(0, 0, sel=0x80),
+    ]
+    for i in range(0, len(answers), 6):
+        out[f"hostile-answers-{i // 6}"] = hostile + b"".join(
+            a + cont(0, False) + connect(0, 0) + cont(0, False) for a in answers[i:i + 6])
+    # A real offer, then the service's answer is rewritten: good and bad nonces.
+    out["answer-real-page"] = u8(0) + open_ + connect(0, 0) + cont(0) + accept \
+        + answer(0, 0, sel=0, tail=5) + cont(0) + connect(1, 1) + cont(1) + accept \
+        + answer(1, 0, sel=0, tail=0) + cont(1) + connect(0, 2) + cont(2) + accept \
+        + answer(2, 0, sel=1, tail=0) + cont(2) + accept + accept
+    out["faults"] = u8(0) + b"".join(
+        fault(k, e, s) + open_ + up(0, 0) + op(S_CLOSE_CLIENT, u8(0)) + op(S_CLOSE_ACC, u8(0))
+        + op(S_CLOSE_SVC)
+        for k, e, s in ((X_TX_END, "EAGAIN", 0), (X_WRITE, "ENOSPC", 2), (X_PERMS, "EACCES", 1),
+                        (X_WATCH, "ENOSPC", 0), (X_DIR, "EIO", 1), (X_GET_PERMS, "EACCES", 0),
+                        (X_READ, "EIO", 3), (X_TX_START, "ENOMEM", 1), (X_RM, "EPERM", 0),
+                        (X_WRITE, "EACCES", 5), (X_TX_END, "EAGAIN", 2)))
+    return out
+
+
 # ---- kv_request ----------------------------------------------------------------
 KV_GET, KV_PUT, KV_DEL, KV_LIST, KV_STATS, KV_BADOP = range(6)
 
@@ -442,6 +561,7 @@ TARGETS = {
     "chan_faults": faults_seeds,
     "xs_client": xs_seeds,
     "kv_request": kv_seeds,
+    "svc_request": svc_seeds,
 }
 
 

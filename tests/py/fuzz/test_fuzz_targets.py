@@ -15,9 +15,10 @@ OUT = ROOT / "build" / "fuzz"
 CORPUS = ROOT / "tests" / "fuzz" / "corpus"
 CRASHES = ROOT / "tests" / "fuzz" / "crashes"
 TARGETS = ("ring_consumer", "ring_producer", "msg_header", "channel_attach", "chan_faults",
-           "xs_client", "kv_request")
+           "xs_client", "kv_request", "svc_request")
 RUNS = {"ring_consumer": 20000, "ring_producer": 20000, "msg_header": 20000,
-        "channel_attach": 5000, "chan_faults": 2000, "xs_client": 20000, "kv_request": 20000}
+        "channel_attach": 5000, "chan_faults": 2000, "xs_client": 20000, "kv_request": 20000,
+        "svc_request": 2000}
 
 
 @pytest.fixture(scope="module")
