@@ -306,6 +306,7 @@ static int connect_finish(struct ivcom_chan *ch, uint32_t ctrl_ref, uint32_t rem
     int err;
 
     ch->area_pages = 1;
+    ch->ctrl_ref = ctrl_ref;
     err = ops->map(plat, ch->peer, 1, &ctrl_ref, 1, &ch->area);
     if (err) {
         ch->area = NULL;

@@ -14,7 +14,11 @@
  *           C: "request 1"
  *           S: "offer 1 <mode> <s2c-order> <c2s-order> <ctrl-ref> <port> <nonce>"
  *              | "refused" (policy) | "busy" (the domain's limit)
- *           C: "connected <client-port>"         either side: "closed"
+ *           C: "connected <client-port> <ctrl-ref> <nonce>"     either side: "closed"
+ *              (the offer's ref and nonce, so that the node still names the
+ *              channel's control page once the offer is overwritten; the
+ *              server takes it only if both are its offer's, and a reader
+ *              checks the nonce against the page's own)
  *   /local/domain/<C>/data/ivcom-svc-client/<S>/<name>/<token>   {C: n} {S: r}
  *       the client's presence (its domain directory goes when it dies)
  *
@@ -84,6 +88,12 @@ int ivcom_xs_svc_offer(struct ivcom_chan *ch, const char *req_path, const char *
 
 /* ---- the client's side ---------------------------------------------------- */
 
+int ivcom_xs_svc_connected_value(const struct ivcom_chan *ch, char *buf, size_t len)
+{
+    return fits(snprintf(buf, len, "%s %u %u %016llx", IVCOM_XS_STATE_CONNECTED, ch->port,
+                         ch->ctrl_ref, (unsigned long long)ch->nonce), len);
+}
+
 /* Next space-separated word of *s into word (at most len-1 chars). */
 static int next_word(const char **s, char *word, size_t len)
 {
@@ -114,6 +124,30 @@ static int word_nonce(const char **s, uint64_t *out)
     char w[24];
 
     return next_word(s, w, sizeof(w)) ? -EPROTO : ivcom_parse_nonce(w, out);
+}
+
+/* Server, while ch is on offer: what the client's request node says.  1 it
+ * came ("connected <port> <ctrl-ref> <nonce>" naming our offer, or
+ * "closed"), 0 not yet (our offer, or no node), -EPROTO anything else --
+ * no honest client writes it. */
+int ivcom_xs_svc_came(struct ivcom_chan *ch)
+{
+    char val[80], word[16];
+    const char *s = val;
+    uint32_t port, ref;
+    uint64_t nonce;
+
+    if (ch->plat->ops->xs_read(ch->plat, IVCOM_XS_NO_TX, ch->xs_dir, val, sizeof(val)))
+        return 0;
+    if (strncmp(val, "offer ", 6) == 0)
+        return 0;
+    if (strcmp(val, IVCOM_XS_STATE_CLOSED) == 0)
+        return 1;
+    if (next_word(&s, word, sizeof(word)) || strcmp(word, IVCOM_XS_STATE_CONNECTED) ||
+        word_u32(&s, UINT32_MAX, &port) || word_u32(&s, UINT32_MAX, &ref) ||
+        word_nonce(&s, &nonce) || *s || ref != ch->ctrl_ref || nonce != ch->nonce)
+        return -EPROTO;
+    return 1;
 }
 
 /* "offer 1 <mode> <s2c> <c2s> <ctrl-ref> <port> <nonce>", strictly. */

@@ -359,17 +359,19 @@ int ivcom_xs_announce(struct ivcom_chan *ch)
 }
 
 /* A service channel's one node is the client's request: the client says
- * "connected <its port>" there, either side "closed". */
+ * "connected <its port> <ctrl-ref> <nonce>" there, either side "closed". */
 static int svc_set_state(struct ivcom_chan *ch, const char *state)
 {
     const struct ivcom_platform_ops *ops = ch->plat->ops;
-    char val[32];
+    char val[80];
     int err;
 
     if (strcmp(state, IVCOM_XS_STATE_CONNECTED) == 0) {
         if (ch->is_server)
             return 0;
-        snprintf(val, sizeof(val), "%s %u", IVCOM_XS_STATE_CONNECTED, ch->port);
+        err = ivcom_xs_svc_connected_value(ch, val, sizeof(val));
+        if (err)
+            return err;
         ch->xs_state_written = 1;
         return ops->xs_write(ch->plat, IVCOM_XS_NO_TX, ch->xs_dir, val);
     }
@@ -438,12 +440,8 @@ int ivcom_xs_client_came(struct ivcom_chan *ch)
 {
     char val[32];
 
-    if (ch->svc) {
-        if (ch->plat->ops->xs_read(ch->plat, IVCOM_XS_NO_TX, ch->xs_dir, val, sizeof(val)))
-            return 0;
-        return strncmp(val, IVCOM_XS_STATE_CONNECTED " ", sizeof(IVCOM_XS_STATE_CONNECTED)) == 0 ||
-               strcmp(val, IVCOM_XS_STATE_CLOSED) == 0;
-    }
+    if (ch->svc)
+        return ivcom_xs_svc_came(ch);
     if (read_leaf(ch, "client/state", val, sizeof(val)))
         return 0;
     return strcmp(val, IVCOM_XS_STATE_CONNECTED) == 0 ||
@@ -453,7 +451,7 @@ int ivcom_xs_client_came(struct ivcom_chan *ch)
 int ivcom_xs_peer_gone(struct ivcom_chan *ch)
 {
     const struct ivcom_platform_ops *ops = ch->plat->ops;
-    char path[IVCOM_PATH_MAX], val[32];
+    char path[IVCOM_PATH_MAX], val[80];
     int err;
 
     if (ch->is_server) {

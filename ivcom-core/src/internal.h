@@ -74,7 +74,8 @@ struct ivcom_chan {
     uint32_t spin_idle;
 
     uint64_t nonce;                 /* the offer's, in ctrl and XenStore */
-    uint32_t ctrl_ref;              /* server: the control page's grant */
+    uint32_t ctrl_ref;              /* the control page's grant (client:
+                                       as the offer named it) */
     uint8_t  svc;                   /* a channel of a service: its XenStore
                                        node is the client's request */
     uint8_t  xs_announced;          /* client: its presence node exists */
@@ -120,7 +121,9 @@ int  ivcom_xs_set_state(struct ivcom_chan *ch, const char *state);
 int  ivcom_xs_claim(struct ivcom_chan *ch);
 /* Client: a connect that failed takes back what it wrote. */
 void ivcom_xs_retract(struct ivcom_chan *ch);
-/* Server, before accept saw the client: 1 if client/state says it came. */
+/* Server, before accept saw the client: 1 if client/state (a service's:
+ * the request node) says it came, 0 not yet; -EPROTO (services) a value
+ * no honest client writes. */
 int  ivcom_xs_client_came(struct ivcom_chan *ch);
 /* 1 when the peer's presence node is gone or says closed, else 0. */
 int  ivcom_xs_peer_gone(struct ivcom_chan *ch);
@@ -157,6 +160,11 @@ int  ivcom_xs_svc_present(struct ivcom_chan *ch, int server_domid);
  * gone: -EACCES refused, -EBUSY over the limit, -ECONNRESET ...). */
 int  ivcom_xs_svc_request_start(struct ivcom_chan *ch, int server_domid);
 int  ivcom_xs_svc_request_answer(struct ivcom_chan *ch, uint32_t *ctrl_ref, uint32_t *port);
+/* Client, once up: "connected <port> <ctrl-ref> <nonce>" for its request
+ * node.  Server: 1 when the request node says the client came, 0 not yet,
+ * -EPROTO for a value no honest client writes. */
+int  ivcom_xs_svc_connected_value(const struct ivcom_chan *ch, char *buf, size_t len);
+int  ivcom_xs_svc_came(struct ivcom_chan *ch);
 
 /* Strict parsers of XenStore values (chan_xs.c): unsigned decimal up to
  * max; exactly 16 lower-case hex digits.  0 or -EPROTO. */

@@ -13,7 +13,15 @@ from ivcom import layouts as L
 from ivcom_trace import cli, cmd_rings
 from ivcom_trace.discovery import StoreError
 from ivcom_trace.fakes import FakeStore, ivcom_frames
-from ivcom_trace.services import list_services, locate, parse_request, select, target
+from ivcom_trace.services import (
+    known_refs,
+    list_services,
+    locate,
+    parse_request,
+    select,
+    target,
+    with_pages,
+)
 from ivcom_trace.sources import FakeSource, RingSnapshot
 from ivcom_trace.view import run_inspect
 
@@ -51,12 +59,17 @@ def use_store(monkeypatch: pytest.MonkeyPatch, s: FakeStore) -> None:
 def test_request_values_parse_strictly() -> None:
     assert parse_request("request 1") == {"state": "requested"}
     assert parse_request("connected 12") == {"state": "connected", "client_event_channel": 12}
+    assert parse_request(f"connected 12 30 {NONCE}") == {
+        "state": "connected", "client_event_channel": 12, "ctrl_ref": 30, "nonce": NONCE}
     got = parse_request(f"offer 1 message 12 20 8 3 {NONCE}")
     assert (got["state"], got["mode"], got["s2c_order"], got["c2s_order"], got["ctrl_ref"],
             got["event_channel"], got["nonce"]) == ("offered", "message", 12, 20, 8, 3, NONCE)
     for bad in ("offer 1 message 11 20 8 3 " + NONCE, "offer 2 message 12 12 8 3 " + NONCE,
                 "offer 1 message 12 12 8 3 ABCDEF0123456789", "offer 1 message 12 12 -8 3 x",
-                "connected", "connected -1", "connected 9 9", "", "\x00\xff", "offer"):
+                "connected", "connected -1", "connected 9 9", "", "\x00\xff", "offer",
+                f"connected 9 30 {NONCE} x", f"connected 9 -30 {NONCE}",
+                "connected 9 30 ABCDEF0123456789", f"connected x 30 {NONCE}",
+                f"connected 9 4294967296 {NONCE}", f"connected  9 30 {NONCE}"):
         assert parse_request(bad)["state"] == "malformed", bad
     assert parse_request(None) == {"state": "gone"}
 
@@ -153,6 +166,30 @@ def test_a_connected_client_is_found_among_its_mappings() -> None:
     assert "2 unnamed control pages" in str(two)
     t = target(store(), "echo", 7, mapped=lambda: {(4, 7): {30, 31, 32, 33}}, read=read)
     assert (t.server, t.ctrl_ref, t.label, t.nonce) == (4, 30, f"4/echo/{T1}", None)
+
+
+def test_a_connected_client_names_its_page() -> None:
+    """Its "connected" names the offer's ref and nonce: inspect needs no
+    mappings, the nonce goes to the page check, and the ref is not taken
+    for an older client's unnamed page."""
+    s = store()
+    s.nodes[f"{SVC}/req/{T1}"] = f"connected 9 30 {NONCE}"
+    (svc,) = list_services(s)
+    sc = next(c for c in svc.clients if c.token == T1)
+    assert (sc.state, sc.client_event_channel, sc.ctrl_ref, sc.nonce, sc.located) == (
+        "connected", 9, 30, NONCE, "connected")
+    assert 30 in known_refs([], [svc], 4)
+    t = target(s, "echo", 7, mapped=None, read=None)
+    assert (t.server, t.ctrl_ref, t.label, t.nonce) == (4, 30, f"4/echo/{T1}", NONCE)
+    # the listing (sim) takes mode and orders from the page the nonce matches
+    page = L.build_ivcom(s2c_order=12, c2s_order=13, grefs=(31, 32, 33),
+                         nonce=int(NONCE, 16))
+    (full,) = with_pages([svc], [], {}, lambda g, r: page if (g, r) == (4, 30) else None)
+    got = next(c for c in full.clients if c.token == T1)
+    assert (got.mode, got.s2c_order, got.c2s_order) == ("message", 12, 13)
+    wrong = L.build_ivcom(s2c_order=12, c2s_order=13, grefs=(31, 32, 33), nonce=0x99)
+    (full,) = with_pages([svc], [], {}, lambda g, r: wrong if (g, r) == (4, 30) else None)
+    assert next(c for c in full.clients if c.token == T1).mode is None
 
 
 def _run(nonce_page: int, store_nonce: str | None) -> tuple[list[dict], str]:

@@ -124,7 +124,9 @@ def test_rings_lists_the_connected_clients(service, capsys) -> None:
         assert c["state"] == "connected" and c["presence"] == "connected"
         assert isinstance(c["client_event_channel"], int)
         assert (c["mode"], c["s2c_order"], c["c2s_order"]) == ("message", 13, 13)
-        assert c["located"] == "page" and c["ctrl_ref"] is not None
+        # named by the client's "connected" (mode and orders: its page)
+        assert c["located"] == "connected" and c["ctrl_ref"] is not None
+        assert len(c["nonce"]) == 16
     assert len({c["ctrl_ref"] for c in clients}) == len(CLIENTS)
     assert cli.main(["rings"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -148,7 +150,9 @@ def test_inspect_one_clients_channel(service, capsys) -> None:
     assert [d["size"] for d in last["directions"]] == [1 << 13, 1 << 13]
     assert last["live"] == {"server": "up", "client": "up"}
     assert all(f["violations"] == [] for f in frames)
-    assert len(last["nonce"]) == 16 and last["store_nonce"] is None
+    # the client's "connected" names the page: its nonce is the page's
+    assert len(last["nonce"]) == 16 and last["store_nonce"] == last["nonce"]
+    assert mine.located == "connected" and mine.nonce == last["nonce"]
     for i in (0, 1):  # both directions moved: one round trip per 20 ms
         moved = (last["directions"][i]["prod"] - first["directions"][i]["prod"]) % (1 << 32)
         assert moved > 0

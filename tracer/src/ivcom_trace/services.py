@@ -6,14 +6,17 @@ A service is one name and many client domains
   /local/domain/<S>/data/ivcom-svc/<name>/state = "listening"
   /local/domain/<S>/data/ivcom-svc/<name>/req/<token>   created by client C
       "request 1" -> "offer 1 <mode> <s2c> <c2s> <ctrl-ref> <port> <nonce>"
-      | "refused" | "busy" -> "connected <client-port>" -> "closed"
+      | "refused" | "busy" -> "connected <client-port> <ctrl-ref> <nonce>"
+      -> "closed"
   /local/domain/<C>/data/ivcom-svc-client/<S>/<name>/<token>  C's presence
 
 The client is the request node's OWNER as xenstored records it, never a
-value anyone wrote.  Once the client says "connected", the offer (control
-page ref, orders, mode, nonce) is gone from XenStore: on the sim the page is
-found again through the client domain's mappings (`locate_pages`); on Xen
-the tracer cannot map a page granted to another domain anyway.
+value anyone wrote.  Once connected, the client's word names the offer it
+took (control page ref and nonce; the service hands the channel out only
+if both are its offer's); the nonce is checked against the page's own
+when the page is opened, so a client naming another page is seen.  Older
+clients said only "connected <client-port>": their page is found again
+through the client domain's mappings on the sim (`locate`).
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ class ServiceClient:
     presence: str | None = None  # the client's presence node (None: absent)
     client_pid: int | None = None  # the client process named in its presence
     problem: str | None = None  # why the entry is malformed
-    located: str | None = None  # where ctrl_ref came from: "offer" or "page"
+    located: str | None = None  # where ctrl_ref came from: "offer", "connected", "page"
 
     @property
     def label(self) -> str:
@@ -111,11 +114,18 @@ def parse_request(value: str | None) -> dict[str, Any]:
     if value in ("refused", "busy", "closed"):
         return {"state": value}
     words = value.split(" ")
-    if words[0] == "connected" and len(words) == 2:
+    if words[0] == "connected" and len(words) in (2, 4):
         cport = _u32(words[1])
-        if cport is not None:
+        if cport is None:
+            return {"state": "malformed", "problem": f"bad client port {words[1][:16]!r}"}
+        if len(words) == 2:  # an older client: the page is not named
             return {"state": "connected", "client_event_channel": cport}
-        return {"state": "malformed", "problem": f"bad client port {words[1][:16]!r}"}
+        named = _u32(words[2])
+        if named is None or not HEX16.match(words[3]):
+            what = "ctrl-ref" if named is None else "nonce"
+            return {"state": "malformed", "problem": f"bad connected {what}"}
+        return {"state": "connected", "client_event_channel": cport, "ctrl_ref": named,
+                "nonce": words[3]}
     if words[0] == "offer" and len(words) == 8:
         _, version, mode, s2c, c2s, ref, port, nonce = words
         lo, hi = L.IVCOM_RING_ORDER_MIN, L.IVCOM_RING_ORDER_MAX
@@ -135,7 +145,7 @@ def parse_request(value: str | None) -> dict[str, Any]:
             return {"state": "offered", "nonce": nonce, **fields}
         return {"state": "malformed", "problem": "bad offer " + ", ".join(bad)}
     if words[0] in ("offer", "connected"):
-        need = 8 if words[0] == "offer" else 2
+        need = "8" if words[0] == "offer" else "2 or 4"
         return {"state": "malformed",
                 "problem": f"bad {words[0]}: {len(words)} words, need {need}"}
     return {"state": "malformed", "problem": f"unknown value {value[:24]!r}"}
@@ -158,7 +168,9 @@ def read_client(store: Store, server: int, name: str, token: str) -> ServiceClie
             presence, pid = state, int(rest)
     sc = ServiceClient(server=server, name=name, token=token, client=who, value=value,
                        path=path, presence=presence, client_pid=pid, **parsed)
-    return replace(sc, located="offer") if sc.ctrl_ref is not None else sc
+    if sc.ctrl_ref is None:
+        return sc
+    return replace(sc, located="connected" if sc.state == "connected" else "offer")
 
 
 def list_services(store: Store) -> list[ServiceInfo]:
@@ -211,12 +223,12 @@ def control_pages(mapped: set[int], granter: int, read: PageRead
 
 
 def known_refs(chans: list[ChannelInfo], svcs: list[ServiceInfo], server: int) -> set[int]:
-    """Control refs of `server` that XenStore names: not a connected
-    service client's."""
+    """Control refs of `server` that XenStore names (an older connected
+    service client's is not among them)."""
     refs = {c.ctrl_ref for c in chans if c.kind == "ivcom" and c.server == server}
     for s in svcs:
         if s.server == server:
-            refs.update(c.ctrl_ref for c in s.clients if c.located == "offer")
+            refs.update(c.ctrl_ref for c in s.clients if c.located in ("offer", "connected"))
     return {r for r in refs if r is not None}
 
 
@@ -240,6 +252,16 @@ def locate(sc: ServiceClient, mapped: dict[tuple[int, int], set[int]], known: se
                    c2s_order=h.c2s_order, nonce=None, located="page")
 
 
+def named_page(sc: ServiceClient, read: PageRead) -> ServiceClient:
+    """A connected client whose "connected" names its page, with the mode
+    and orders that page says -- when the page's nonce is the one named."""
+    h = _ctrl_header(read(sc.server, sc.ctrl_ref)) if sc.ctrl_ref is not None else None
+    if h is None or sc.nonce is None or f"{h.nonce:016x}" != sc.nonce:
+        return sc
+    return replace(sc, mode=L.MODE_NAMES.get(h.mode), s2c_order=h.s2c_order,
+                   c2s_order=h.c2s_order)
+
+
 def with_pages(svcs: list[ServiceInfo], chans: list[ChannelInfo],
                mapped: dict[tuple[int, int], set[int]], read: PageRead) -> list[ServiceInfo]:
     """Services whose connected clients carry what their pages say (sim)."""
@@ -248,7 +270,9 @@ def with_pages(svcs: list[ServiceInfo], chans: list[ChannelInfo],
         known = known_refs(chans, svcs, s.server)
         clients = []
         for c in s.clients:
-            if c.state == "connected" and c.ctrl_ref is None:
+            if c.state == "connected" and c.located == "connected":
+                c = named_page(c, read)
+            elif c.state == "connected" and c.ctrl_ref is None:
                 hit = locate(c, mapped, known, read)
                 c = hit if isinstance(hit, ServiceClient) else c
             clients.append(c)
@@ -343,7 +367,8 @@ def target(store: Store, name: str, client: int | None, *,
            mapped: Callable[[], dict[tuple[int, int], set[int]]] | None,
            read: PageRead | None) -> Target:
     """select(), then what to open.  A connected service client's page is
-    looked up through `mapped` and `read` (the sim), else it cannot be."""
+    the one its "connected" names; an older client's is looked up through
+    `mapped` and `read` (the sim), else it cannot be."""
     hit, chans, svcs = select(store, name, client)
     if isinstance(hit, ChannelInfo):
         info = hit
@@ -353,8 +378,9 @@ def target(store: Store, name: str, client: int | None, *,
     sc = hit
     if sc.state == "connected" and sc.ctrl_ref is None:
         if mapped is None or read is None:
-            raise StoreError(f"{sc.label} is connected: XenStore no longer names its control "
-                             "page, and only the sim lets the tracer find it")
+            raise StoreError(f"{sc.label} is connected, but its client's \"connected\" does "
+                             "not name its control page (an older client), and only the sim "
+                             "lets the tracer find it")
         found = locate(sc, mapped(), known_refs(chans, svcs, sc.server), read)
         if isinstance(found, str):
             raise StoreError(found)
