@@ -160,5 +160,5 @@ for g in ca cb; do
 done
 lab_ktap $([ "$left" -eq 0 ]; echo $?) "no IVCOM XenStore node left in the domUs" \
     "$left: $(cat xs-left-ca.txt xs-left-cb.txt | head -n 2)"
-echo "seed=$(cat seed) rounds=$rounds hangs=$hangs bad_data=$bad_data" >summary
+echo "$(cat seed) rounds=$rounds hangs=$hangs bad_data=$bad_data" >summary
 for g in ca cb; do agent_post "$g" exit >/dev/null; done
