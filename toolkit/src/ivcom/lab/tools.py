@@ -91,6 +91,11 @@ def ivcom_payload(bin_dir: Path | None = None) -> Payload:
                domu=False)
     p.add_text("/lab/guest-lib.sh", pkg.joinpath("guest-lib.sh").read_text(), mode=0o644,
                domu=False)
+    # libivcom's drop-in libxenvchan, beside Debian's (LD_LIBRARY_PATH picks it).
+    vchan = bdir.parent / "lib" / "libxenvchan.so.4.17"
+    if not vchan.is_file():
+        raise LabError(f"{vchan} missing: build libivcom first (make core)", stage="tools")
+    p.add_file(vchan, "/opt/ivcom/lib/libxenvchan.so.4.17", mode=0o755)
     xs = Path(shutil.which("xenstore") or "/usr/bin/xenstore")
     if not xs.is_file():
         raise LabError("the xenstore client (xenstore-utils) is not installed", stage="tools")
