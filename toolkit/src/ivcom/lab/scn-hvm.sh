@@ -92,9 +92,30 @@ emit() {
         "$5" >>sessions.jsonl
 }
 
+# nic up|down: the guest's e1000 up for the TCP sessions only.  While up,
+# its driver's watchdog reads some 70 device registers every 2 s (MMIO
+# exits that a short IVCOM window catches now and then); down, the
+# watchdog is off and IVCOM's windows see no device at all.
+nic() {
+    # (not "n": agent_start's own local would take the command number)
+    local nicmd i=0 c=
+    agent_start hv nicmd ip link set eth0 "$1"
+    agent_ok hv "$nicmd" "nic-$1.out" 60
+    [ "$1" = down ] && return 0
+    # Carrier back (emulated link negotiation), then the TCP session.
+    while [ "$c" != 1 ] && [ $i -lt 30 ]; do
+        agent_start hv nicmd cat /sys/class/net/eth0/carrier
+        agent_wait hv "$nicmd" nic-carrier.out 60
+        read -r c <nic-carrier.out
+        i=$((i + 1))
+    done
+    [ "$c" = 1 ] || lab_fail "hv's e1000 has no carrier after ip link set eth0 up"
+}
+
 # tcp KIND REP SPEC: lab-tcp server in the guest, client in dom0.
 tcp() {
     local name=tcp-$1-$2 ts
+    nic up
     agent_start hv ts lab-tcp server "$PORT" 1
     agent_running hv "$ts" || lab_fail "lab-tcp server in hv ended at once"
     sleep 1
@@ -103,6 +124,7 @@ tcp() {
     agent_ok hv "$ts" "$name.server" 120
     sed -n 's/^ivcom-result: //p' "$name.client" >"$name.jsonl"
     emit tcp "$1" "$2" "$name" "$name.jsonl"
+    nic down
 }
 
 # ivcom TOOL KIND REP ARGS...: server in the guest (peer dom0), client in
