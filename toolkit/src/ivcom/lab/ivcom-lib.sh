@@ -166,3 +166,9 @@ trace_window() {
     xentrace -e "$mask" -S 1024 -s 1000 -T "$secs" "$tmp" >"$file.log" 2>&1 || return 1
     cp "$tmp" "$file" && rm -f "$tmp"
 }
+
+# ivcom_evtchn_count DOMID: the domain's interdomain and unbound event
+# channels (what channels hold), as Xen's lsevtchn lists them.
+ivcom_evtchn_count() {
+    /usr/lib/xen-4.17/bin/lsevtchn "$1" 2>/dev/null | grep -cE 'Interdomain|Unbound'
+}

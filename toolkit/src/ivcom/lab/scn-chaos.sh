@@ -17,13 +17,11 @@
 : "${CHAOS_SECONDS:=75}"
 TMO_MS=15000
 HARD_S=45                       # a process alive this long has hung
-LSEVTCHN=/usr/lib/xen-4.17/bin/lsevtchn
 
 agent_guest ca
 agent_guest cb
 agent_ready ca cb
 
-evtchn_count() { "$LSEVTCHN" 0 2>/dev/null | grep -cE 'Interdomain|Unbound'; }
 # IVCOM's XenStore nodes of domain $1: its offers, services and presences
 # (not the directories above them, which stay once made).
 xs_nodes() {
@@ -35,7 +33,7 @@ xs_count() { xs_nodes "$1" | grep -c .; }
 rand() { awk -v n="$1" -v s="$2" 'BEGIN { srand(s); print int(rand() * n) }'; }
 id_of() { [ "$1" = dom0 ] && echo 0 || agent_id "$1"; }
 
-ev0=$(evtchn_count)
+ev0=$(ivcom_evtchn_count 0)
 xs0=$(xs_count 0)
 echo "evtchn=$ev0 xs0=$xs0" >counts-before
 
@@ -138,7 +136,7 @@ lab_ktap $([ "$rounds" -ge 3 ]; echo $?) "ran rounds for ${CHAOS_SECONDS}s" "rou
 lab_ktap $([ "$hangs" -eq 0 ]; echo $?) "no process outlived its timeout" "$hangs: $(head -n 2 hung.txt 2>/dev/null)"
 lab_ktap $([ "$bad_data" -eq 0 ]; echo $?) "every receiver's messages intact and in order" "$(head -n 2 bad-data.txt 2>/dev/null)"
 sleep 2
-ev1=$(evtchn_count)
+ev1=$(ivcom_evtchn_count 0)
 lab_ktap $([ "$ev1" = "$ev0" ]; echo $?) "dom0's event channels back to their count" "$ev0 before, $ev1 after"
 # XenStore: a SIGKILLed process cannot remove its own nodes (a server's
 # offer, a client's presence); the next IVCOM process of its domain does,

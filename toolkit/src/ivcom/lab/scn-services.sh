@@ -18,7 +18,6 @@
 . /lab/guest-lib.sh
 guest_files
 
-LSEVTCHN=/usr/lib/xen-4.17/bin/lsevtchn
 SVC=/local/domain/0/data/ivcom-svc/svc
 TMO="-t 60000"
 LINUX_PP="-s 64 -c 2000"         # long enough for all six to overlap
@@ -32,9 +31,6 @@ LA=$(agent_id la)
 LB=$(agent_id lb)
 LC=$(agent_id lc)
 echo "la=$LA lb=$LB lc=$LC" >domids
-
-# dom0's interdomain and unbound event channels.
-evtchn_count() { "$LSEVTCHN" 0 2>/dev/null | grep -cE 'Interdomain|Unbound'; }
 
 # svc_start TAG CLIENTS [direct]: the service in dom0 (in the background,
 # $svc_pid), serving until CLIENTS clients have ended (0: for ever);
@@ -66,7 +62,7 @@ tiny() {
     echo "$1 $d" >>tiny-domids
 }
 
-ev0=$(evtchn_count)
+ev0=$(ivcom_evtchn_count 0)
 echo "$ev0" >evtchn-before
 
 # ---- 1. six client domains at once --------------------------------------------
@@ -134,7 +130,7 @@ wait "$svc_pid"
 lab_ktap $? "p3 the new instance served its client"
 
 # ---- 4. what is left -----------------------------------------------------------
-ev1=$(evtchn_count)
+ev1=$(ivcom_evtchn_count 0)
 echo "$ev1" >evtchn-after
 [ "$ev1" = "$ev0" ]
 lab_ktap $? "p4 dom0's event channels back to $ev0" "now $ev1"
