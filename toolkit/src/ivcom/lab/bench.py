@@ -32,9 +32,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ivcom.lab import jsonl
 from ivcom.lab.errors import LabError
 
 Json = dict[str, Any]
+_Line = jsonl.Line
 TRANSPORTS = ("ivcom", "tcp", "vchan")
 TRACES = ("ivcom-rr", "tcp-rr", "vchan-rr", "ivcom-msg")
 
@@ -446,59 +448,12 @@ def _self_sends(d: Path, name: str, s: Json) -> Json:
 # --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Line:
-    """One line of guest-bench.jsonl, with where it came from."""
-
-    n: int
-    rec: Json
-    file: str
-
-    def bad(self, what: str) -> LabError:
-        return LabError(f"{self.file} line {self.n}: {what}", stage=GUEST_STAGE)
-
-    def num(self, key: str, obj: Json | None = None) -> float:
-        v = (self.rec if obj is None else obj).get(key)
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise self.bad(f"{key!r} missing or not a number")
-        return v
-
-    def text(self, key: str) -> str:
-        v = self.rec.get(key)
-        if not isinstance(v, str):
-            raise self.bad(f"{key!r} missing or not a string")
-        return v
-
-    def obj(self, key: str) -> Json:
-        v = self.rec.get(key)
-        if not isinstance(v, dict):
-            raise self.bad(f"{key!r} missing or not an object")
-        return v
-
-
 def load_guest_lines(path: Path) -> list[_Line]:
     """guest-bench.jsonl: JSON objects with a known "kind" and a boolean
     "ok"; anything else is a LabError naming the file and line."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise LabError(f"cannot read {path.name}: {exc.strerror}", stage=GUEST_STAGE) from exc
-    out = []
-    for n, raw in enumerate(text.splitlines(), 1):
-        if not raw.strip():
-            continue
-        try:
-            rec = json.loads(raw)
-        except ValueError as exc:
-            raise LabError(f"{path.name} line {n} is not JSON: {exc}",
-                           stage=GUEST_STAGE) from exc
-        line = _Line(n, rec if isinstance(rec, dict) else {}, path.name)
-        if not isinstance(rec, dict):
-            raise line.bad("not a JSON object")
-        if rec.get("kind") not in GUEST_KINDS:
-            raise line.bad(f"unknown kind {rec.get('kind')!r}")
-        if not isinstance(rec.get("ok"), bool):
-            raise line.bad("'ok' missing or not true/false")
+    out = jsonl.read(path, GUEST_KINDS, GUEST_STAGE)
+    for line in out:
+        rec = line.rec
         if not rec["ok"]:
             line.text("reason")
         if rec["kind"] == "boot":
@@ -509,7 +464,6 @@ def load_guest_lines(path: Path) -> list[_Line]:
         elif rec["kind"] == "image":
             line.text("app")
             line.num("bytes")
-        out.append(line)
     return out
 
 

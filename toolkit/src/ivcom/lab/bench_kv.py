@@ -25,16 +25,16 @@ SKIP.  TCG times are slow and noisy: only the ratios mean anything.
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ivcom.lab.errors import LabError
+from ivcom.lab import jsonl
 
 Json = dict[str, Any]
+_Line = jsonl.Line
 
 SCENARIO = "kv-bench"
 RESULTS = "kv-bench.jsonl"
@@ -75,60 +75,14 @@ def files(log: Callable[[str], None] | None = None) -> dict[str, Path]:
     return {**guest_images([IMAGE], log), "guest.cfg.in": guest_template()}
 
 
-@dataclass(frozen=True)
-class _Line:
-    """One line of kv-bench.jsonl, with where it came from."""
-
-    n: int
-    rec: Json
-    file: str
-
-    def bad(self, what: str) -> LabError:
-        return LabError(f"{self.file} line {self.n}: {what}", stage=STAGE)
-
-    def num(self, key: str, obj: Json | None = None) -> float:
-        v = (self.rec if obj is None else obj).get(key)
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise self.bad(f"{key!r} missing or not a number")
-        return float(v)
-
-    def text(self, key: str) -> str:
-        v = self.rec.get(key)
-        if not isinstance(v, str):
-            raise self.bad(f"{key!r} missing or not a string")
-        return v
-
-    def obj(self, key: str) -> Json:
-        v = self.rec.get(key)
-        if not isinstance(v, dict):
-            raise self.bad(f"{key!r} missing or not an object")
-        return v
-
-
 def load_lines(path: Path) -> list[_Line]:
     """kv-bench.jsonl: JSON objects with a known "kind", a boolean "ok"
     and what that kind carries; anything else is a LabError naming the
     file and line."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise LabError(f"cannot read {path.name}: {exc.strerror}", stage=STAGE) from exc
-    out = []
-    for n, raw in enumerate(text.splitlines(), 1):
-        if not raw.strip():
-            continue
-        try:
-            rec = json.loads(raw)
-        except ValueError as exc:
-            raise LabError(f"{path.name} line {n} is not JSON: {exc}", stage=STAGE) from exc
-        line = _Line(n, rec if isinstance(rec, dict) else {}, path.name)
-        if not isinstance(rec, dict):
-            raise line.bad("not a JSON object")
-        kind = rec.get("kind")
-        if kind not in KINDS:
-            raise line.bad(f"unknown kind {kind!r}")
-        if not isinstance(rec.get("ok"), bool):
-            raise line.bad("'ok' missing or not true/false")
+    out = jsonl.read(path, KINDS, STAGE)
+    for line in out:
+        rec = line.rec
+        kind = rec["kind"]
         if kind != "plan" and line.text("target") not in TARGETS:
             raise line.bad(f"unknown target {rec['target']!r}")
         if not rec["ok"]:
@@ -153,7 +107,6 @@ def load_lines(path: Path) -> list[_Line]:
                 raise line.bad("a bench that made no request")
         if kind in ("serving", "bench", "service"):
             line.num("round")
-        out.append(line)
     return out
 
 
